@@ -1,0 +1,1 @@
+"""Evals: question sets, the metrics that score retrieval and answers on them, and the reports."""

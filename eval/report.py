@@ -1,0 +1,209 @@
+"""What an eval shows: a terminal table, and a Markdown report with a recall@k chart under eval/reports/."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval import metrics
+from eval.questions import EvalQuestion
+from eval.settings import REPO_ROOT
+
+COLUMNS = (
+    ("retriever", "retriever"),
+    ("questions", "n"),
+    ("recall@1", "R@1"),
+    ("recall@5", "R@5"),
+    ("recall@10", "R@10"),
+    ("mrr@10", "MRR@10"),
+    ("ndcg@10", "nDCG@10"),
+    ("article_recall@5", "artR@5"),
+    ("answer_accuracy", "ans acc"),
+    ("citation_precision", "cite P"),
+    ("abstention_precision", "abst P"),
+    ("abstention_recall", "abst R"),
+    ("false_abstention", "false abst"),
+    ("latency_ms_p50", "p50 ms"),
+    ("latency_ms_p95", "p95 ms"),
+)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a reader needs to tell two reports apart: data, model, index, retrieval knobs, code version."""
+
+    dataset: str
+    source: str
+    created: str
+    git_commit: str
+    model: str
+    embed_dtype: str
+    dim: int
+    index_dir: str
+    articles: int
+    chunks: int
+    chunker: Mapping[str, Any]
+    retrieval: Mapping[str, Any]
+    k: int
+    notes: tuple[str, ...] = ()
+
+
+def git_commit(repo: Path = REPO_ROOT) -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}+dirty" if dirty else head or "unknown"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1f}" if value >= 10 else f"{value:.3f}"
+    return str(value)
+
+
+def text_table(summaries: Sequence[Mapping[str, Any]]) -> str:
+    rows = [[label for _, label in COLUMNS]] + [[_cell(s.get(key)) for key, _ in COLUMNS] for s in summaries]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = [
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _slice_table(summaries: Sequence[Mapping[str, Any]], kind: str) -> list[str]:
+    names = sorted({name for s in summaries for name in s["slices"][kind]})
+    header = [
+        kind,
+        "n",
+        *(f"R@5 {s['retriever']}" for s in summaries),
+        *(f"MRR@10 {s['retriever']}" for s in summaries),
+    ]
+    rows = []
+    for name in names:
+        cells = [s["slices"][kind].get(name, {}) for s in summaries]
+        rows.append(
+            [
+                name,
+                _cell(cells[0].get("questions")),
+                *(_cell(c.get("recall@5")) for c in cells),
+                *(_cell(c.get("mrr@10")) for c in cells),
+            ]
+        )
+    return _markdown_table(header, rows)
+
+
+def markdown(
+    context: RunContext,
+    summaries: Sequence[Mapping[str, Any]],
+    missed: Mapping[str, Sequence[EvalQuestion]],
+    chart_name: str,
+) -> str:
+    first = summaries[0]
+    lines = [
+        f"# policyqa eval: {context.dataset}",
+        "",
+        f"- created: {context.created}",
+        f"- git commit: `{context.git_commit}`",
+        f"- dataset: `{context.source}`, {first['questions']} questions ({first['answerable']} answerable, "
+        f"{first['unanswerable']} unanswerable)",
+        f"- model: `{context.model}` (dim {context.dim}, {context.embed_dtype})",
+        f"- index: `{context.index_dir}`, {context.articles} articles, {context.chunks} chunks",
+        f"- chunker: `{dict(context.chunker)}`",
+        f"- retrieval config: `{dict(context.retrieval)}`; {max(context.k, 10)} passages per query, "
+        "answers over the top 5",
+        *(f"- note: {note}" for note in context.notes),
+        "",
+        "## Results",
+        "",
+        *_markdown_table(
+            [label for _, label in COLUMNS], [[_cell(s.get(key)) for key, _ in COLUMNS] for s in summaries]
+        ),
+        "",
+        "Latency is per query, measured inside the eval: p50/p95 above are retrieval alone; the whole ask path "
+        "(search + answer) took p50 "
+        + ", ".join(f"{_cell(s.get('ask_latency_ms_p50'))} ms ({s['retriever']})" for s in summaries)
+        + ".",
+        "",
+        f"![passage recall@k]({chart_name})",
+        "",
+    ]
+    for kind in ("type", "district"):
+        if any(len(s["slices"][kind]) > 1 for s in summaries):
+            lines += [f"## By {kind}", "", *_slice_table(summaries, kind), ""]
+    for mode, questions in missed.items():
+        if questions:
+            lines += [f"## Misses ({mode}: no hit in the top 10, first {len(questions)})", ""]
+            lines += [f"- `{q.id}` {q.question}" for q in questions]
+            lines.append("")
+    definitions = (metrics.__doc__ or "").split("Definitions (also printed in every report):", 1)[-1].strip()
+    lines += ["## Definitions", "", definitions, ""]
+    return "\n".join(lines)
+
+
+def recall_chart(summaries: Sequence[Mapping[str, Any]], title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for summary in summaries:
+        curve = summary["recall_curve"]
+        axes.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, label=summary["retriever"])
+    axes.set_xlabel("k (passages)")
+    axes.set_ylabel("passage recall@k")
+    axes.set_title(title)
+    axes.set_ylim(0, 1.02)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def write_report(
+    directory: Path,
+    context: RunContext,
+    summaries: Sequence[Mapping[str, Any]],
+    missed: Mapping[str, Sequence[EvalQuestion]],
+    stamp: str,
+) -> Path:
+    """`<dataset>-<stamp>.md/.png`, plus `<dataset>.md/.png` as the latest copy; returns the stamped report."""
+    directory.mkdir(parents=True, exist_ok=True)
+    base = f"{context.dataset}-{stamp}"
+    chart = directory / f"{base}.png"
+    recall_chart(summaries, f"{context.dataset}: passage recall@k", chart)
+    report = directory / f"{base}.md"
+    report.write_text(markdown(context, summaries, missed, chart.name), encoding="utf-8")
+    shutil.copyfile(chart, directory / f"{context.dataset}.png")
+    (directory / f"{context.dataset}.md").write_text(
+        markdown(context, summaries, missed, f"{context.dataset}.png"), encoding="utf-8"
+    )
+    return report

@@ -1,0 +1,66 @@
+"""The manifest that makes an index self-describing, and the check that refuses a mismatched one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+FORMAT_VERSION = 1
+_VERSIONED = ("policyqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "jieba", "bm25s")
+
+
+class IndexMismatchError(RuntimeError):
+    """The index on disk was built with settings the current configuration cannot use."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: str
+    dim: int
+    query_prompt: str
+    passage_prompt: str
+    embed_dtype: str
+    chunker: dict[str, int | bool]
+    articles: int
+    chunks: int
+    created: str
+    format_version: int = FORMAT_VERSION
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"index at {path.parent} has format version {data.get('format_version')}, this policyqa reads "
+                f"version {FORMAT_VERSION}: rebuild it with `policyqa index --rebuild`"
+            )
+        return cls(**data)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def check_model(manifest: Manifest, index_dir: Path, model: str, dim: int, query_prompt: str, passage_prompt: str) -> None:
+    """Vectors from another model (or other prompts) are not comparable: fail with the fix in the message."""
+    ours = (model, dim, query_prompt, passage_prompt)
+    theirs = (manifest.model, manifest.dim, manifest.query_prompt, manifest.passage_prompt)
+    if ours != theirs:
+        raise IndexMismatchError(
+            f"the index at {index_dir} was built with model {manifest.model!r} (dim {manifest.dim}, prompts "
+            f"{manifest.query_prompt!r}/{manifest.passage_prompt!r}) but the configured model is {model!r} "
+            f"(dim {dim}, prompts {query_prompt!r}/{passage_prompt!r}). Either set POLICYQA_MODEL={manifest.model} "
+            f"or re-index with the new model: `policyqa index --rebuild --index-dir {index_dir}`"
+        )

@@ -1,0 +1,329 @@
+"""Read corpus files (.txt/.md with optional YAML front matter, .html, .jsonl) into cleaned articles.
+
+Every problem with one file, or one JSONL line, becomes a `Skipped` with a reason; reading never raises for bad
+input, so one broken file cannot stop an index build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from indexer.clean import SENTENCE_FINAL, CleanedText, clean_text
+from indexer.districts import Gazetteer
+from indexer.records import Article, Section, Skipped, Span
+
+TEXT_SUFFIXES = (".txt", ".md")
+HTML_SUFFIXES = (".html", ".htm")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, ".jsonl")
+TITLE_MAX_CHARS = 60
+TITLE_MIN_CHARS = 4
+FRONT_MATTER_FENCE = "---"
+HTML_SKIP = frozenset({"script", "style", "nav", "header", "footer", "aside", "noscript", "template", "svg"})
+HTML_BLOCKS = frozenset(
+    {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt"}
+    | {"dd", "table", "tr", "td", "th", "blockquote", "pre", "figure", "figcaption", "address", "caption", "hr"}
+)
+# A line break in HTML source between two Chinese characters is not a space in the text.
+CJK_WRAP = re.compile(r"(?<=[\u4e00-\u9fff，。、；：！？“”])[ \t]*\n\s*(?=[\u4e00-\u9fff，。、；：！？“”])")
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What a file says about its article besides the text; `districts` is None when it says nothing."""
+
+    title: str = ""
+    date: str | None = None
+    source: str = ""
+    url: str | None = None
+    districts: tuple[str, ...] | None = None
+
+
+def iter_source_files(paths: Iterable[Path]) -> list[Path]:
+    """Files to read: given files as they are, directories walked recursively (sorted, hidden entries skipped)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(
+                f
+                for f in sorted(path.rglob("*"))
+                if f.is_file()
+                and f.suffix.lower() in SUPPORTED_SUFFIXES
+                and not any(part.startswith(".") for part in f.relative_to(path).parts)
+            )
+    return list(dict.fromkeys(found))
+
+
+def read_articles(paths: Iterable[Path], gazetteer: Gazetteer, root: Path | None = None) -> Iterator[Article | Skipped]:
+    seen: dict[str, str] = {}
+    for given in map(Path, paths):
+        if not given.exists():
+            yield Skipped(str(given), "no such file or directory")
+            continue
+        for file in iter_source_files([given]):
+            for item in _read_file(file, gazetteer, root):
+                if isinstance(item, Article):
+                    if item.article_id in seen:
+                        first = seen[item.article_id]
+                        yield Skipped(item.path, f"duplicate article id {item.article_id!r} (first read from {first})")
+                        continue
+                    seen[item.article_id] = item.path
+                yield item
+
+
+def _display(file: Path, root: Path | None) -> tuple[str, str]:
+    """(path to show, article id) for a file: relative to root when it lies under root."""
+    if root is not None:
+        try:
+            rel = file.resolve().relative_to(Path(root).resolve())
+            return rel.as_posix(), rel.with_suffix("").as_posix()
+        except ValueError:
+            pass
+    return str(file), file.stem
+
+
+def _read_file(file: Path, gazetteer: Gazetteer, root: Path | None) -> Iterator[Article | Skipped]:
+    shown, article_id = _display(file, root)
+    suffix = file.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield Skipped(shown, f"unsupported file type {file.suffix or '(none)'}; expected one of {SUPPORTED_SUFFIXES}")
+        return
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        yield Skipped(shown, f"cannot read file: {exc.strerror or exc}")
+        return
+    if b"\x00" in data:
+        yield Skipped(shown, "binary file (contains NUL bytes)")
+        return
+    if suffix == ".jsonl":
+        yield from _read_jsonl(data, shown, gazetteer)
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield Skipped(shown, f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})")
+        return
+    if not text.strip():
+        yield Skipped(shown, "empty file")
+    elif suffix in HTML_SUFFIXES:
+        yield _html_article(text, article_id, shown, gazetteer)
+    else:
+        yield _text_article(text, article_id, shown, gazetteer)
+
+
+def _text_article(text: str, article_id: str, shown: str, gazetteer: Gazetteer) -> Article | Skipped:
+    split = split_front_matter(text)
+    if isinstance(split, str):
+        return Skipped(shown, split)
+    fields, body = split
+    meta = _meta(fields, gazetteer)
+    if isinstance(meta, str):
+        return Skipped(shown, meta)
+    return build_article(article_id, body, shown, gazetteer, meta)
+
+
+def split_front_matter(text: str) -> tuple[Mapping[str, Any], str] | str:
+    """(front matter fields, text below it), or the reason the front matter is unusable."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != FRONT_MATTER_FENCE:
+        return {}, text
+    for i in range(1, len(lines)):
+        if lines[i].rstrip() in (FRONT_MATTER_FENCE, "..."):
+            try:
+                fields = yaml.safe_load("".join(lines[1:i]))
+            except yaml.YAMLError as exc:
+                return f"bad YAML front matter: {' '.join(str(exc).split())}"
+            if fields is not None and not isinstance(fields, dict):
+                return f"front matter must be a mapping of keys to values, not {type(fields).__name__}"
+            return fields or {}, "".join(lines[i + 1 :])
+    return "front matter opened with --- is never closed"
+
+
+def _meta(fields: Mapping[str, Any], gazetteer: Gazetteer) -> Meta | str:
+    def text_of(key: str) -> str | None:
+        value = fields.get(key)
+        if value is None:
+            return None
+        return value.isoformat() if isinstance(value, dt.date) else str(value).strip() or None
+
+    districts = None
+    if "districts" in fields:
+        raw = fields["districts"] or []
+        if isinstance(raw, str):
+            names = re.split(r"[,，、\s]+", raw)
+        elif isinstance(raw, list):
+            names = [str(x) for x in raw]
+        else:
+            return "`districts` must be a list or a comma-separated string"
+        # Names the gazetteer does not know are dropped: a typo in metadata should not hide the article.
+        districts = tuple(dict.fromkeys(c for n in names if n and (c := gazetteer.canonical(n))))
+    return Meta(text_of("title") or "", text_of("date"), text_of("source") or "", text_of("url"), districts)
+
+
+def _read_jsonl(data: bytes, shown: str, gazetteer: Gazetteer) -> Iterator[Article | Skipped]:
+    lines = data.split(b"\n")
+    if not any(line.strip() for line in lines):
+        yield Skipped(shown, "empty file")
+    for number, line in enumerate(lines, 1):
+        where = f"{shown}:{number}"
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line.decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            yield Skipped(where, f"not UTF-8 text (invalid byte at column {exc.start + 1})")
+            continue
+        except json.JSONDecodeError as exc:
+            yield Skipped(where, f"not valid JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(record, dict):
+            yield Skipped(where, f"expected a JSON object, got {type(record).__name__}")
+            continue
+        ident = record.get("id", record.get("doc_id"))
+        text = record.get("text")
+        if ident is None or not str(ident).strip():
+            yield Skipped(where, "no `id` or `doc_id`")
+        elif not isinstance(text, str) or not text.strip():
+            yield Skipped(where, "no `text`, or it is empty")
+        else:
+            meta = _meta(record, gazetteer)
+            if isinstance(meta, str):
+                yield Skipped(where, meta)
+            else:
+                yield build_article(str(ident).strip(), text, shown, gazetteer, meta)
+
+
+class _HtmlText(HTMLParser):
+    """Main text of a page: chrome skipped, block elements as paragraphs, <title> and the first <h1> noted."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title: list[str] = []
+        self.h1: list[str] = []
+        self._skip = 0
+        self._open: set[str] = set()
+        self._h1_seen = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._skip += tag in HTML_SKIP
+        self.parts.append("\n" if tag == "br" else "\n\n" if tag in HTML_BLOCKS else "")
+        if tag == "title" or (tag == "h1" and not self._h1_seen):
+            self._open.add(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._skip = max(0, self._skip - (tag in HTML_SKIP))
+        self.parts.append("\n\n" if tag in HTML_BLOCKS else "")
+        self._h1_seen = self._h1_seen or (tag == "h1" and bool(self.h1))
+        self._open.discard(tag)
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        flat = re.sub(r"\s+", " ", CJK_WRAP.sub("", data))
+        if "title" in self._open:
+            self.title.append(flat)
+            return
+        if "h1" in self._open:
+            self.h1.append(flat)
+        self.parts.append(flat)
+
+
+def _html_article(html: str, article_id: str, shown: str, gazetteer: Gazetteer) -> Article | Skipped:
+    parser = _HtmlText()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception as exc:  # html.parser is lenient; anything it still raises is a malformed file
+        return Skipped(shown, f"cannot parse HTML: {exc}")
+    text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(parser.parts))).strip()
+    title = " ".join("".join(parser.title).split()) or " ".join("".join(parser.h1).split())
+    return build_article(article_id, text, shown, gazetteer, Meta(title=title))
+
+
+def build_article(article_id: str, raw: str, path: str, gazetteer: Gazetteer, meta: Meta) -> Article | Skipped:
+    """Clean `raw` and attach sections, title and districts."""
+    cleaned = clean_text(raw)
+    if not cleaned.text.strip():
+        return Skipped(path, "no text (only front matter or markup)")
+    sections = _sections(cleaned, gazetteer)
+    title = meta.title or default_title(cleaned)
+    districts = meta.districts
+    if districts is None:
+        districts = _article_districts(title, cleaned, sections, gazetteer)
+    return Article(
+        article_id=article_id,
+        title=title,
+        text=cleaned.text,
+        path=path,
+        source=meta.source,
+        date=meta.date,
+        url=meta.url,
+        districts=districts,
+        sections=sections,
+        excluded=cleaned.excluded,
+    )
+
+
+def _sections(cleaned: CleanedText, gazetteer: Gazetteer) -> tuple[Section, ...]:
+    spans = cleaned.headings
+    ends = [s.start for s in spans[1:]] + [len(cleaned.text)] * bool(spans)
+    names = [cleaned.text[s.start : s.end].lstrip("#").strip() for s in spans]
+    return tuple(Section(n, s.start, e, gazetteer.find(n)) for n, s, e in zip(names, spans, ends, strict=True))
+
+
+def default_title(cleaned: CleanedText) -> str:
+    """The first line that is not a caption or byline, cut to a title's length."""
+    offset = 0
+    for line in cleaned.text.split("\n"):
+        start = offset + len(line) - len(line.lstrip())
+        offset += len(line) + 1
+        if line.strip() and not any(s.start <= start < s.end for s in cleaned.excluded):
+            return _shorten(line.lstrip("#").strip())
+    return ""
+
+
+def _shorten(line: str) -> str:
+    if len(line) <= TITLE_MAX_CHARS:
+        return line
+    # Documents without headings often open with "标题 正文...": the title ends at the first space.
+    space = re.search(r"\s", line[TITLE_MIN_CHARS:TITLE_MAX_CHARS])
+    if space:
+        return line[: TITLE_MIN_CHARS + space.start()]
+    stop = next((i for i, ch in enumerate(line[:TITLE_MAX_CHARS]) if ch in SENTENCE_FINAL), None)
+    return line[: stop + 1] if stop is not None else line[:TITLE_MAX_CHARS]
+
+
+def _article_districts(
+    title: str, cleaned: CleanedText, sections: tuple[Section, ...], gazetteer: Gazetteer
+) -> tuple[str, ...]:
+    """What the article is about: all districts of a sequence of district sections ("璧山 ...", "铜梁 ...");
+    otherwise those in the title and the headings above the first paragraph; else those of any heading."""
+    every = tuple(dict.fromkeys(d for s in sections for d in s.districts))
+    led = {gazetteer.canonical(s.heading.split()[0]) for s in sections if " " in s.heading} - {None}
+    if len(led) >= 2:
+        return every
+    end = Span(len(cleaned.text), len(cleaned.text))
+    taken = sorted([*cleaned.headings, *cleaned.excluded, end], key=lambda s: s.start)
+    body = next((pos for pos, span in _gaps(taken) if cleaned.text[pos : span.start].strip()), len(cleaned.text))
+    lead = [*gazetteer.find(title), *(d for s in sections if s.start < body for d in s.districts)]
+    return tuple(dict.fromkeys(lead)) or every
+
+
+def _gaps(spans: list[Span]) -> Iterator[tuple[int, Span]]:
+    """(end of what came before, span) for sorted spans: the text between is what the spans leave uncovered."""
+    pos = 0
+    for span in spans:
+        yield pos, span
+        pos = max(pos, span.end)

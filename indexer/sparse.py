@@ -1,0 +1,85 @@
+"""BM25 over jieba search-mode tokens, with the Chongqing gazetteer in jieba's dictionary.
+
+Chunk tokens are computed once at indexing time and kept in the database, so rebuilding the BM25 matrix after
+an article changes costs a sparse-matrix build, not a re-tokenisation of the corpus.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_ROW_IDS = "row_ids.npy"
+_WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
+
+
+def load_stopwords() -> frozenset[str]:
+    text = resources.files("indexer").joinpath("data/stopwords_zh.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+@dataclass(frozen=True)
+class SparseTokenizer:
+    """jieba search mode: long words and their sub-words, so 柠檬产业 matches 柠檬 as well."""
+
+    jieba: Any  # a jieba.Tokenizer that already knows the gazetteer's names
+    stopwords: frozenset[str]
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens = []
+        for token in self.jieba.lcut_for_search(text):
+            token = token.strip().lower()
+            if token and token not in self.stopwords and _WORDLIKE.search(token):
+                tokens.append(token)
+        return tokens
+
+
+@dataclass(frozen=True)
+class SparseIndex:
+    """A bm25s model plus the chunk row id of each of its documents."""
+
+    model: Any
+    row_ids: np.ndarray
+
+    @classmethod
+    def build(cls, token_lists: Sequence[Sequence[str]], row_ids: Sequence[int]) -> SparseIndex:
+        import bm25s
+
+        model = bm25s.BM25(k1=1.2, b=0.75)
+        # An empty document still needs a column, hence create_empty_token.
+        model.index([list(tokens) for tokens in token_lists], show_progress=False)
+        return cls(model=model, row_ids=np.asarray(row_ids, dtype=np.int64))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.save(str(directory), show_progress=False)
+        np.save(directory / _ROW_IDS, self.row_ids)
+
+    @classmethod
+    def load(cls, directory: Path) -> SparseIndex:
+        import bm25s
+
+        model = bm25s.BM25.load(str(directory), show_progress=False)
+        return cls(model=model, row_ids=np.load(directory / _ROW_IDS))
+
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every document, aligned with `row_ids` (zeros when no token is known)."""
+        known = [t for t in query_tokens if t in self.model.vocab_dict]
+        if not known or len(self.row_ids) == 0:
+            return np.zeros(len(self.row_ids), dtype=np.float32)
+        return np.asarray(self.model.get_scores(known), dtype=np.float32)
+
+
+def encode_tokens(tokens: Sequence[str]) -> str:
+    return json.dumps(list(tokens), ensure_ascii=False)
+
+
+def decode_tokens(stored: str) -> list[str]:
+    return json.loads(stored)

@@ -1,0 +1,74 @@
+"""`policyqa` entry point: argument parsing only; each command imports its heavy parts when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _index_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index-dir", type=Path, help="index directory (default: $POLICYQA_INDEX_DIR or ./index)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policyqa", description="Cited answers from Chinese articles on Chongqing district policy."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = commands.add_parser("index", help="index articles (incremental: only new text is embedded)")
+    index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $POLICYQA_CORPUS_DIR or ./corpus)")
+    _index_dir_arg(index)
+    index.add_argument("--rebuild", action="store_true", help="re-embed everything (after changing the model)")
+    index.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+
+    serve = commands.add_parser("serve", help="serve the web page and the HTTP API (builds the index if missing)")
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    _index_dir_arg(serve)
+
+    search = commands.add_parser("search", help="retrieve passages for a query")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=10, help="number of passages (1-50)")
+    search.add_argument("--district", help="only passages tagged with this district")
+    _index_dir_arg(search)
+    search.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    ask = commands.add_parser("ask", help="answer a question with cited sentences")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=5, help="passages to read (1-50)")
+    ask.add_argument("--district", help="only passages tagged with this district")
+    _index_dir_arg(ask)
+    ask.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    evaluate = commands.add_parser("eval", help="score retrieval and answers on a question set")
+    evaluate.add_argument(
+        "--dataset", default="corpus_gold", help="corpus_gold, cmrc2018-trial, cmrc2018-dev, ncppolicies or a JSONL path"
+    )
+    evaluate.add_argument("--retriever", default="hybrid", choices=["bm25", "dense", "rrf", "hybrid", "all"],
+        help="rrf: fusion only; hybrid: fusion plus district awareness (what the server uses)")
+    evaluate.add_argument("--k", type=int, default=10)
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions (quick checks)")
+    _index_dir_arg(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object (or list) as the last line")
+    evaluate.add_argument("--no-report", action="store_true", help="do not write eval/reports/")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "index":
+        from policyqa.cmd_index import run
+    elif args.command == "serve":
+        from policyqa.cmd_serve import run
+    elif args.command in ("search", "ask"):
+        from policyqa.cmd_query import run
+    else:
+        from policyqa.cmd_eval import run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

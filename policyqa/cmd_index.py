@@ -1,0 +1,55 @@
+"""`policyqa index`: incremental indexing with a progress bar, or one JSON summary line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from policyqa.errors import guarded
+
+
+def run(args: argparse.Namespace) -> int:
+    from indexer.build import build_index
+    from indexer.embedding import load_embedder
+    from indexer.settings import IndexSettings
+
+    overrides = {"index_dir": args.index_dir} if args.index_dir else {}
+    settings = IndexSettings(**overrides)
+    paths = args.paths or [settings.corpus_dir]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"policyqa: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if not sys.stderr.isatty():
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    def work() -> int:
+        report = build_index(paths, settings, lambda: load_embedder(settings), rebuild=args.rebuild, progress=progress)
+        if bar is not None:
+            bar.close()
+        summary = report.as_dict()
+        if args.json:
+            print(json.dumps(summary, ensure_ascii=False))
+        else:
+            rate = f", {report.embedded / report.seconds:.1f} chunks/s" if report.embedded and report.seconds else ""
+            print(
+                f"{summary['articles']} articles, {summary['chunks']} chunks in {settings.index_dir}: "
+                f"{summary['embedded']} embedded, {summary['unchanged']} unchanged, {summary['removed']} removed "
+                f"({summary['seconds']:.2f} s{rate})"
+            )
+            for item in summary["skipped"]:
+                print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
+        return 0
+
+    return guarded(work)

@@ -1,0 +1,1 @@
+"""The middle floor: retrieval, answering and the HTTP API over an index built by `indexer`."""

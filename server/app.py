@@ -1,0 +1,219 @@
+"""The FastAPI application: routes, the lifespan that loads model and index once, and JSON errors for bad input.
+
+Routes are plain `def`: retrieval and answering are CPU-bound and synchronous, so FastAPI runs them in its
+threadpool and the event loop stays free to accept requests. Everything they share (index, model, retriever,
+answerer) is read-only after loading.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from indexer.settings import IndexSettings
+from server.resources import Resources, load_resources
+from server.retrieval import UnknownDistrictError
+from server.schemas import (
+    ArticleOut,
+    AskRequest,
+    AskResponse,
+    ErrorOut,
+    HealthOut,
+    InputLimitError,
+    SearchRequest,
+    SearchResponse,
+    article_out,
+)
+from server.service import run_ask, run_search
+from server.settings import ServerSettings
+
+logger = logging.getLogger("policyqa.server")
+
+STATIC_DIR = Path(__file__).parent / "static"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed JSON body"},
+    422: {"model": ErrorOut, "description": "Invalid input: empty or too long text, k out of range, unknown district"},
+}
+
+
+class RequestLogMiddleware:
+    """One log line per request: method, path, status, latency. Plain ASGI: cheaper than BaseHTTPMiddleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app raises before starting a response
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed)
+
+
+def _error(status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(ErrorOut(error=error, detail=detail).model_dump(), status_code=status, headers=headers)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    # FastAPI prefixes body fields with "body"; what the client needs is the field's own name.
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] == "body" else [str(p) for p in loc]
+    return ".".join(parts) or "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind, field = error.get("type"), _field(tuple(error.get("loc", ())))
+    if kind == "missing":
+        return "a JSON object is required" if field == "body" else "is required"
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    if kind == "model_attributes_type":
+        return "must be a JSON object"
+    return str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    malformed = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if malformed is not None:
+        reason = (malformed.get("ctx") or {}).get("error", "not valid JSON")
+        return _error(400, f"malformed JSON body: {reason}", [{"field": "body", "message": str(reason)}])
+    detail = [{"field": _field(tuple(e.get("loc", ()))), "message": _message(e)} for e in errors]
+    return _error(422, "; ".join(f"{d['field']}: {d['message']}" for d in detail), detail)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    return _error(exc.status_code, str(exc.detail), None, dict(exc.headers) if exc.headers else None)
+
+
+async def _unknown_district(request: Request, exc: UnknownDistrictError) -> JSONResponse:
+    return _error(422, str(exc), [{"field": "district", "message": str(exc)}])
+
+
+async def _limit_error(request: Request, exc: InputLimitError) -> JSONResponse:
+    return _error(422, str(exc), [{"field": exc.field, "message": exc.message}])
+
+
+async def _bug(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error(500, "internal error: this is a bug in policyqa, the server log has the details")
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources | None = getattr(request.app.state, "resources", None)
+    if resources is None:
+        raise HTTPException(503, "the index and model are still loading")
+    return resources
+
+
+def get_server_settings(request: Request) -> ServerSettings:
+    return request.app.state.server_settings
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+SettingsDep = Annotated[ServerSettings, Depends(get_server_settings)]
+
+
+def _warm_up(resources: Resources) -> None:
+    """jieba loads its dictionary and torch picks its kernels on first use: pay that here, not on a user's query."""
+    started = time.perf_counter()
+    resources.retriever.search("重庆区县发展", k=1)
+    logger.info("warm-up query took %.0f ms", (time.perf_counter() - started) * 1000)
+
+
+def create_app(
+    index_settings: IndexSettings | None = None,
+    server_settings: ServerSettings | None = None,
+    resources: Resources | None = None,
+) -> FastAPI:
+    """The app; `resources` injected (tests, `policyqa serve`) or loaded once in the lifespan from the settings."""
+    index_settings = index_settings or IndexSettings()
+    server_settings = server_settings or ServerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.resources is None:
+            started = time.perf_counter()
+            app.state.resources = load_resources(index_settings, server_settings)
+            logger.info("loaded index and model in %.1f s", time.perf_counter() - started)
+        _warm_up(app.state.resources)
+        yield
+
+    app = FastAPI(
+        title="policyqa",
+        description="Cited answers from Chinese news articles on Chongqing district policy.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.resources = resources
+    app.state.server_settings = server_settings
+    app.add_middleware(RequestLogMiddleware)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(UnknownDistrictError, _unknown_district)
+    app.add_exception_handler(InputLimitError, _limit_error)
+    app.add_exception_handler(Exception, _bug)
+    _add_routes(app)
+    return app
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    def index_page() -> FileResponse:
+        page = STATIC_DIR / "index.html"
+        if not page.is_file():
+            raise HTTPException(404, "the web page is not installed (server/static/index.html is missing)")
+        return FileResponse(page, media_type="text/html; charset=utf-8")
+
+    @app.get("/healthz", response_model=HealthOut, summary="Liveness, with the loaded index's size and model")
+    def healthz(resources: ResourcesDep) -> HealthOut:
+        return HealthOut(
+            status="ok",
+            articles=len(resources.index.articles),
+            chunks=len(resources.index.chunks),
+            model=resources.embedder.model_id,
+        )
+
+    @app.post("/search", response_model=SearchResponse, responses=_ERRORS, summary="Retrieve passages for a query")
+    def search(body: SearchRequest, resources: ResourcesDep, settings: SettingsDep) -> SearchResponse:
+        body.check_limits(settings.max_query_chars, settings.max_k)
+        return run_search(resources, body)
+
+    @app.post("/ask", response_model=AskResponse, responses=_ERRORS, summary="Answer a question with cited sentences")
+    def ask(body: AskRequest, resources: ResourcesDep, settings: SettingsDep) -> AskResponse:
+        body.check_limits(settings.max_query_chars, settings.max_k)
+        return run_ask(resources, body)
+
+    @app.get(
+        "/articles/{article_id:path}",
+        response_model=ArticleOut,
+        responses={404: {"model": ErrorOut, "description": "No article with this id"}},
+        summary="One article's full text; every start/end offset indexes into it",
+    )
+    def article(article_id: str, resources: ResourcesDep) -> ArticleOut:
+        # A plain dictionary lookup: an id like ../../etc/passwd is just a key that is not there.
+        found = resources.index.articles.get(article_id)
+        if found is None:
+            raise HTTPException(404, f"no article with id {article_id!r}")
+        return article_out(found)

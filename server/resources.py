@@ -1,0 +1,50 @@
+"""Assemble what answering needs — index, model, retriever, answerer — once; shared by server, CLI and evals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from indexer.districts import Gazetteer, make_tokenizer
+from indexer.embedding import Embedder, load_embedder
+from indexer.manifest import check_model
+from indexer.reader import LoadedIndex, load_index
+from indexer.settings import IndexSettings
+from indexer.sparse import SparseTokenizer, load_stopwords
+from server.answering import Answerer
+from server.retrieval import Retriever
+from server.settings import ServerSettings
+
+
+@dataclass(frozen=True)
+class Resources:
+    index: LoadedIndex
+    embedder: Embedder
+    gazetteer: Gazetteer
+    retriever: Retriever
+    answerer: Answerer
+
+
+def load_resources(
+    index_settings: IndexSettings, server_settings: ServerSettings, embedder: Embedder | None = None
+) -> Resources:
+    """Load the index and the model once. A mismatched index fails here, with the fix in the message."""
+    index = load_index(index_settings.index_dir)
+    embedder = embedder or load_embedder(index_settings)
+    check_model(index.manifest, index_settings.index_dir, embedder.model_id, embedder.dim,
+                embedder.query_prompt, embedder.passage_prompt)
+    gazetteer = Gazetteer.load()
+    tokenizer = SparseTokenizer(gazetteer.tokenizer or make_tokenizer(gazetteer), load_stopwords())
+    reranker = None
+    if server_settings.reranker:
+        from server.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker.load(server_settings.reranker)
+    retriever = Retriever.create(index, embedder, tokenizer, gazetteer, server_settings.retrieval(), reranker)
+    llm = None
+    if server_settings.llm_base_url:
+        from server.llm import LlmClient
+
+        llm = LlmClient(server_settings.llm_base_url, server_settings.llm_model, server_settings.llm_api_key,
+                        server_settings.llm_timeout_s)
+    answerer = Answerer.create(embedder=embedder, gazetteer=gazetteer, llm=llm)
+    return Resources(index, embedder, gazetteer, retriever, answerer)

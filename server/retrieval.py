@@ -1,0 +1,189 @@
+"""The one retrieval path: dense ∥ BM25 → reciprocal rank fusion → district boost/filter → dedupe → passages.
+
+Modes: `bm25` and `dense` alone, `rrf` (fusion only) and `hybrid` (fusion plus district awareness, the default).
+
+The server, the CLI and the evals all call `Retriever.search`, so they rank identically for the same index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from indexer.districts import Gazetteer
+from indexer.embedding import Embedder
+from indexer.reader import LoadedIndex
+from indexer.records import Article, Chunk
+from indexer.sparse import SparseTokenizer
+from server.rerank import Reranker
+
+Mode = Literal["bm25", "dense", "rrf", "hybrid"]
+MODES: tuple[Mode, ...] = ("bm25", "dense", "rrf", "hybrid")
+
+
+class UnknownDistrictError(ValueError):
+    """The `district` filter names no district or zone the gazetteer knows."""
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    candidates: int = 100
+    # Multiplies the fused score of a passage tagged with a district the query names.
+    district_boost: float = 1.5
+    # Character 4-gram Jaccard above which two passages count as the same text (the duplicated block in 003).
+    duplicate_jaccard: float = 0.7
+
+
+@dataclass(frozen=True)
+class Passage:
+    rank: int
+    score: float
+    row_id: int
+    chunk: Chunk
+    article: Article
+    dense: float  # cosine between query and passage, for answer calibration
+    sparse: float  # BM25 score
+
+
+def _shingles(text: str, n: int = 4) -> frozenset[str]:
+    compact = "".join(text.split())
+    return frozenset(compact[i : i + n] for i in range(max(1, len(compact) - n + 1)))
+
+
+def _ranks(scores: Mapping[int, float]) -> dict[int, int]:
+    return {row: rank for rank, row in enumerate(sorted(scores, key=lambda r: -scores[r]), start=1)}
+
+
+@dataclass(frozen=True)
+class Retriever:
+    index: LoadedIndex
+    embedder: Embedder
+    tokenizer: SparseTokenizer
+    gazetteer: Gazetteer
+    config: RetrievalConfig
+    district_rows: Mapping[str, frozenset[int]]
+    reranker: Reranker | None = None
+
+    @classmethod
+    def create(
+        cls,
+        index: LoadedIndex,
+        embedder: Embedder,
+        tokenizer: SparseTokenizer,
+        gazetteer: Gazetteer,
+        config: RetrievalConfig | None = None,
+        reranker: Reranker | None = None,
+    ) -> Retriever:
+        by_district: dict[str, set[int]] = {}
+        for row, chunk in index.chunks.items():
+            for district in chunk.districts:
+                by_district.setdefault(district, set()).add(row)
+        frozen = {d: frozenset(rows) for d, rows in by_district.items()}
+        return cls(index, embedder, tokenizer, gazetteer, config or RetrievalConfig(), frozen, reranker)
+
+    def resolve_district(self, district: str | None) -> str | None:
+        if district is None:
+            return None
+        canonical = self.gazetteer.canonical(district.strip())
+        if canonical is None:
+            raise UnknownDistrictError(f"unknown district {district!r}: use a Chongqing district or county name")
+        return canonical
+
+    def _dense(self, query_vector: np.ndarray, allowed: frozenset[int] | None) -> dict[int, float]:
+        import faiss
+
+        total = self.index.vectors.ntotal
+        n = min(self.config.candidates, total)
+        if n == 0:
+            return {}
+        params = None
+        if allowed is not None:
+            if not allowed:
+                return {}
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64)))
+        scores, ids = self.index.vectors.search(query_vector[None, :], n, params=params)
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+
+    def _sparse(self, query: str, allowed: frozenset[int] | None) -> dict[int, float]:
+        scores = self.index.sparse.scores(self.tokenizer.tokenize(query))
+        rows = self.index.sparse.row_ids
+        if allowed is not None:
+            mask = np.fromiter((int(r) in allowed for r in rows), dtype=bool, count=len(rows))
+            scores = np.where(mask, scores, 0.0)
+        n = min(self.config.candidates, int(np.count_nonzero(scores)))
+        if n == 0:
+            return {}
+        top = np.argpartition(-scores, n - 1)[:n]
+        return {int(rows[i]): float(scores[i]) for i in top}
+
+    def search(self, query: str, k: int = 10, district: str | None = None, mode: Mode = "hybrid") -> list[Passage]:
+        hard = self.resolve_district(district)
+        allowed = self.district_rows.get(hard, frozenset()) if hard else None
+        query_vector = self.embedder.embed_queries([query])[0] if mode != "bm25" else None
+        dense = self._dense(query_vector, allowed) if query_vector is not None else {}
+        sparse = self._sparse(query, allowed) if mode != "dense" else {}
+        cfg = self.config
+        if mode == "dense":
+            fused = dict(dense)
+        elif mode == "bm25":
+            fused = dict(sparse)
+        else:
+            fused = {}
+            for weight, ranks in ((cfg.dense_weight, _ranks(dense)), (cfg.sparse_weight, _ranks(sparse))):
+                for row, rank in ranks.items():
+                    fused[row] = fused.get(row, 0.0) + weight / (cfg.rrf_k + rank)
+        named = self.gazetteer.find(query) if mode == "hybrid" and hard is None else ()
+        if named:
+            for row in fused:
+                if set(self.index.chunks[row].districts) & set(named):
+                    fused[row] *= cfg.district_boost
+        ranked = sorted(fused, key=lambda r: -fused[r])
+        ranked = self._dedupe(ranked, limit=k if self.reranker is None else max(k, 20))
+        if self.reranker is not None and ranked:
+            rerank_scores = self.reranker.score(query, [self.index.chunks[r].text for r in ranked])
+            fused = {r: float(s) for r, s in zip(ranked, rerank_scores, strict=True)}
+            ranked = sorted(ranked, key=lambda r: -fused[r])
+        if len(named) >= 2:
+            ranked = self._cover_districts(ranked, named)
+        return [self._passage(rank, row, fused[row], query_vector, dense, sparse) for rank, row in
+                enumerate(ranked[:k], start=1)]
+
+    def _dedupe(self, ranked: Sequence[int], limit: int) -> list[int]:
+        kept: list[int] = []
+        shingles: list[frozenset[str]] = []
+        for row in ranked:
+            candidate = _shingles(self.index.chunks[row].text)
+            if any(len(candidate & s) / max(1, len(candidate | s)) >= self.config.duplicate_jaccard for s in shingles):
+                continue
+            kept.append(row)
+            shingles.append(candidate)
+            if len(kept) >= limit:
+                break
+        return kept
+
+    def _cover_districts(self, ranked: list[int], named: Sequence[str]) -> list[int]:
+        """A question about two districts gets each one's best passage before the rest, in rank order."""
+        firsts = []
+        for district in named:
+            best = next((r for r in ranked if district in self.index.chunks[r].districts and r not in firsts), None)
+            if best is not None:
+                firsts.append(best)
+        leading = sorted(firsts, key=ranked.index)
+        return leading + [r for r in ranked if r not in leading]
+
+    def _passage(
+        self, rank: int, row: int, score: float, query_vector: np.ndarray | None,
+        dense: Mapping[int, float], sparse: Mapping[int, float],
+    ) -> Passage:
+        chunk = self.index.chunks[row]
+        cosine = dense.get(row)
+        if cosine is None and query_vector is not None:
+            cosine = float(self.index.vectors.reconstruct(row) @ query_vector)
+        return Passage(rank, score, row, chunk, self.index.articles[chunk.article_id], cosine or 0.0,
+                       sparse.get(row, 0.0))

@@ -1,0 +1,240 @@
+"""The HTTP edge: pydantic request/response models, and converters from the internal frozen records.
+
+Requests forbid unknown fields: a misspelt `top_k` or `districts` would otherwise be dropped silently and the
+caller would get results for settings they did not ask for. The CLI builds the same models, so the terminal and
+the API accept and reject exactly the same input.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from indexer.records import Article
+    from server.answering import Answer, Citation
+    from server.retrieval import Passage
+
+# The documented contract (issues 3 and 4). ServerSettings can tighten these at run time, never widen them.
+MAX_QUERY_CHARS = 500
+MAX_K = 50
+
+
+class InputLimitError(ValueError):
+    """Input that passes the schema but exceeds a limit configured in ServerSettings."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _stripped_nonempty(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty or whitespace only")
+    if len(value) > MAX_QUERY_CHARS:
+        raise ValueError(f"is {len(value)} characters long; the limit is {MAX_QUERY_CHARS}")
+    return value
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    # A page's "all districts" choice naturally sends "": treat it as no filter rather than an unknown district.
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+_DATE_DESCRIPTION = "The publication date as the article gives it (e.g. 2023-11-20 or 11月4日), or null."
+
+
+def _text_field(what: str, example: str) -> Any:
+    return Field(
+        description=f"The {what} in Chinese; surrounding whitespace is stripped, then it must be 1 to "
+        f"{MAX_QUERY_CHARS} characters (less if POLICYQA_MAX_QUERY_CHARS says so).",
+        examples=[example],
+        # Documented here, checked after stripping by the validators below.
+        json_schema_extra={"minLength": 1, "maxLength": MAX_QUERY_CHARS},
+    )
+
+
+def _k_field(default: int, what: str) -> Any:
+    # strict: JSON `true` or `"5"` for k is a client bug worth reporting, not something to coerce.
+    return Field(default, ge=1, le=MAX_K, strict=True, description=f"How many passages {what}, 1 to {MAX_K}.")
+
+
+_DISTRICT_DESCRIPTION = (
+    'Only passages tagged with this district (hard filter), e.g. 潼南 or 潼南区. null or "" means no filter; '
+    "a name the Chongqing gazetteer does not know is rejected with 422."
+)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strict=True)
+
+    @field_validator("district", check_fields=False)
+    @classmethod
+    def _district(cls, value: str | None) -> str | None:
+        return _blank_to_none(value)
+
+    def _check(self, field: str, text: str, k: int, max_chars: int, max_k: int) -> None:
+        if len(text) > max_chars:
+            raise InputLimitError(field, f"is {len(text)} characters long; the limit is {max_chars}")
+        if k > max_k:
+            raise InputLimitError("k", f"is {k}, over the limit of {max_k}")
+
+
+class SearchRequest(_Request):
+    query: str = _text_field("search text", "潼南的柠檬种植面积有多少？")
+    k: int = _k_field(10, "to return")
+    district: str | None = Field(None, description=_DISTRICT_DESCRIPTION, examples=["潼南区"])
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        return _stripped_nonempty(value)
+
+    def check_limits(self, max_chars: int, max_k: int) -> None:
+        """Apply the run-time limits from ServerSettings on top of the schema's fixed ones."""
+        self._check("query", self.query, self.k, max_chars, max_k)
+
+
+class AskRequest(_Request):
+    question: str = _text_field("question", "潼南的柠檬产业一年产值多少？")
+    k: int = _k_field(5, "to read the answer from")
+    district: str | None = Field(None, description=_DISTRICT_DESCRIPTION, examples=["潼南区"])
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        return _stripped_nonempty(value)
+
+    def check_limits(self, max_chars: int, max_k: int) -> None:
+        """Apply the run-time limits from ServerSettings on top of the schema's fixed ones."""
+        self._check("question", self.question, self.k, max_chars, max_k)
+
+
+class PassageOut(BaseModel):
+    rank: int = Field(description="1 for the best passage.")
+    score: float = Field(description="The fused retrieval score (higher is better; comparable within one response).")
+    chunk_id: str = Field(description="Stable passage id: `<article_id>:<start>-<end>`.")
+    article_id: str = Field(description="The article the passage is from; fetch it at /articles/{article_id}.")
+    title: str = Field(description="The article's title.")
+    date: str | None = Field(description=_DATE_DESCRIPTION)
+    source: str = Field(description="The publication the article appeared in.")
+    districts: list[str] = Field(description="Canonical names of the districts the passage is about.")
+    section: str | None = Field(description="The heading of the article section holding the passage, if any.")
+    text: str = Field(description="The passage, verbatim: equal to the article's text[start:end].")
+    start: int = Field(description="Start offset (characters, inclusive) into the article's text.")
+    end: int = Field(description="End offset (characters, exclusive) into the article's text.")
+
+
+class SearchResponse(BaseModel):
+    query: str = Field(description="The query as searched (whitespace stripped).")
+    took_ms: float = Field(description="Server-side retrieval time in milliseconds.")
+    results: list[PassageOut] = Field(description="Passages, best first; at most k.")
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The marker number: the answer cites this sentence as [n].")
+    article_id: str = Field(description="The article holding the cited sentence.")
+    title: str = Field(description="The article's title.")
+    date: str | None = Field(description=_DATE_DESCRIPTION)
+    source: str = Field(description="The publication the article appeared in.")
+    text: str = Field(description="The cited sentence, verbatim: equal to the article's text[start:end].")
+    start: int = Field(description="Start offset (characters, inclusive) into the article's text.")
+    end: int = Field(description="End offset (characters, exclusive) into the article's text.")
+    score: float = Field(description="How well the sentence answers the question (higher is better).")
+
+
+class AskResponse(BaseModel):
+    question: str = Field(description="The question as answered (whitespace stripped).")
+    answer: str | None = Field(description="The answer with [n] citation markers, or null when the service abstains.")
+    abstained: bool = Field(description="True exactly when `answer` is null: the articles hold no good answer.")
+    message: str | None = Field(description="Why there is no answer (when abstained), for display to the user.")
+    citations: list[CitationOut] = Field(description="One entry per [n] marker in the answer.")
+    passages: list[PassageOut] = Field(description="The passages read, best first (related reading on abstention).")
+    took_ms: float = Field(description="Server-side retrieval plus answering time in milliseconds.")
+
+
+class ArticleOut(BaseModel):
+    article_id: str = Field(description="The article's id.")
+    title: str = Field(description="The article's title.")
+    date: str | None = Field(description=_DATE_DESCRIPTION)
+    source: str = Field(description="The publication the article appeared in.")
+    districts: list[str] = Field(description="Canonical names of the districts the article mentions.")
+    text: str = Field(description="The full cleaned text; every start/end offset in the API indexes into it.")
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description='"ok" once the model and index are loaded.')
+    articles: int = Field(description="Articles in the loaded index.")
+    chunks: int = Field(description="Passages in the loaded index.")
+    model: str = Field(description="The embedding model's id.")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="What is wrong, in one readable line.")
+    detail: Any = Field(default=None, description="Structured detail, e.g. one entry per invalid field.")
+
+
+def passage_out(passage: Passage) -> PassageOut:
+    chunk, article = passage.chunk, passage.article
+    return PassageOut(
+        rank=passage.rank,
+        score=float(passage.score),
+        chunk_id=chunk.chunk_id,
+        article_id=article.article_id,
+        title=article.title,
+        date=article.date,
+        source=article.source,
+        districts=list(chunk.districts),
+        section=chunk.section,
+        text=chunk.text,
+        start=chunk.start,
+        end=chunk.end,
+    )
+
+
+def citation_out(citation: Citation) -> CitationOut:
+    article = citation.article
+    return CitationOut(
+        n=citation.n,
+        article_id=article.article_id,
+        title=article.title,
+        date=article.date,
+        source=article.source,
+        text=citation.text,
+        start=citation.start,
+        end=citation.end,
+        score=float(citation.score),
+    )
+
+
+def search_response(query: str, passages: list[Passage], took_ms: float) -> SearchResponse:
+    return SearchResponse(query=query, took_ms=round(took_ms, 3), results=[passage_out(p) for p in passages])
+
+
+def ask_response(question: str, answer: Answer, took_ms: float) -> AskResponse:
+    return AskResponse(
+        question=question,
+        answer=answer.text,
+        # Derived from `answer`, not copied from the Answer, so the contract (abstained iff null) holds by construction.
+        abstained=answer.text is None,
+        message=answer.message,
+        citations=[citation_out(c) for c in answer.citations],
+        passages=[passage_out(p) for p in answer.passages],
+        took_ms=round(took_ms, 3),
+    )
+
+
+def article_out(article: Article) -> ArticleOut:
+    return ArticleOut(
+        article_id=article.article_id,
+        title=article.title,
+        date=article.date,
+        source=article.source,
+        districts=list(article.districts),
+        text=article.text,
+    )

@@ -1,0 +1,28 @@
+"""The search and ask operations behind both the HTTP routes and `policyqa search|ask`, so they answer alike."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from server.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse, ask_response, search_response
+
+if TYPE_CHECKING:
+    from server.resources import Resources
+
+
+def run_search(resources: Resources, request: SearchRequest) -> SearchResponse:
+    """Raises UnknownDistrictError for a district filter the gazetteer does not know."""
+    started = time.perf_counter()
+    passages = resources.retriever.search(request.query, k=request.k, district=request.district)
+    took_ms = (time.perf_counter() - started) * 1000
+    return search_response(request.query, passages, took_ms)
+
+
+def run_ask(resources: Resources, request: AskRequest) -> AskResponse:
+    """Raises UnknownDistrictError for a district filter the gazetteer does not know."""
+    started = time.perf_counter()
+    passages = resources.retriever.search(request.question, k=request.k, district=request.district)
+    answer = resources.answerer.answer(request.question, passages)
+    took_ms = (time.perf_counter() - started) * 1000
+    return ask_response(request.question, answer, took_ms)
