@@ -20,8 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_index(paths: list[Path], index_dir: Path) -> tuple[dict, float]:
     """Through the real command, as a user runs it: the wall time includes start-up and model load."""
-    command = [str(ROOT / ".venv" / "bin" / "policyqa"), "index", *map(str, paths), "--index-dir", str(index_dir),
-               "--json"]
+    command = [
+        str(ROOT / ".venv" / "bin" / "policyqa"),
+        "index",
+        *map(str, paths),
+        "--index-dir",
+        str(index_dir),
+        "--json",
+    ]
     started = time.perf_counter()
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1]), time.perf_counter() - started
@@ -69,21 +75,33 @@ def main() -> int:
     seed_index = args.work / "seed"
     first, first_wall = run_index([ROOT / "corpus"], seed_index)
     again, again_wall = run_index([ROOT / "corpus"], seed_index)
-    figures.update(seed_chunks=first["chunks"], seed_first_wall_s=round(first_wall, 2),
-                   noop_reindex_embedded=again["embedded"], noop_reindex_s=again["seconds"],
-                   noop_reindex_wall_s=round(again_wall, 2))
+    figures.update(
+        seed_chunks=first["chunks"],
+        seed_first_wall_s=round(first_wall, 2),
+        noop_reindex_embedded=again["embedded"],
+        noop_reindex_s=again["seconds"],
+        noop_reindex_wall_s=round(again_wall, 2),
+    )
     print(f"seed corpus: {first['articles']} articles, {first['chunks']} chunks, first build {first_wall:.1f} s wall")
-    print(f"no-op re-index: embedded {again['embedded']}, {again['seconds']:.3f} s in build_index, "
-          f"{again_wall:.2f} s wall including interpreter start-up")
+    print(
+        f"no-op re-index: embedded {again['embedded']}, {again['seconds']:.3f} s in build_index, "
+        f"{again_wall:.2f} s wall including interpreter start-up"
+    )
 
     corpus = args.shared / "benchmarks" / "ncppolicies" / "corpus.jsonl"
     if not args.skip_ncp and corpus.exists():
         embedded, embed_s, total_s = embedding_rate([corpus], args.work / "ncp")
-        figures.update(ncp_chunks_embedded=embedded, ncp_embed_s=round(embed_s, 1), ncp_total_s=round(total_s, 1),
-                       ncp_embed_chunks_per_s=round(embedded / embed_s, 1),
-                       ncp_end_to_end_chunks_per_s=round(embedded / total_s, 1))
-        print(f"ncppolicies: {embedded} chunks embedded in {embed_s:.1f} s = {embedded / embed_s:.1f} chunks/s "
-              f"(embedding); {embedded / total_s:.1f} chunks/s end to end ({total_s:.1f} s incl. reading, BM25, write)")
+        figures.update(
+            ncp_chunks_embedded=embedded,
+            ncp_embed_s=round(embed_s, 1),
+            ncp_total_s=round(total_s, 1),
+            ncp_embed_chunks_per_s=round(embedded / embed_s, 1),
+            ncp_end_to_end_chunks_per_s=round(embedded / total_s, 1),
+        )
+        print(
+            f"ncppolicies: {embedded} chunks embedded in {embed_s:.1f} s = {embedded / embed_s:.1f} chunks/s "
+            f"(embedding); {embedded / total_s:.1f} chunks/s end to end ({total_s:.1f} s incl. reading, BM25, write)"
+        )
     print(json.dumps(figures))
     return 0
 

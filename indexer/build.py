@@ -24,7 +24,15 @@ from indexer.settings import IndexSettings
 from indexer.sources import iter_source_files, read_articles
 from indexer.sparse import SparseIndex, SparseTokenizer, decode_tokens, encode_tokens, load_stopwords
 from indexer.store import (
-    BM25_DIR, DATABASE, MANIFEST, VECTORS, connect, current_generation, new_generation, publish, writer_lock,
+    BM25_DIR,
+    DATABASE,
+    MANIFEST,
+    VECTORS,
+    connect,
+    current_generation,
+    new_generation,
+    publish,
+    writer_lock,
 )
 
 Progress = Callable[[int, int], None]
@@ -79,7 +87,9 @@ def _scan(paths: Sequence[Path], old_sources: dict[str, tuple[str, list[str]]], 
 
 
 def _old_sources(conn: sqlite3.Connection) -> dict[str, tuple[str, list[str]]]:
-    return {path: (h, json.loads(ids)) for path, h, ids in conn.execute("SELECT path, file_hash, article_ids FROM sources")}
+    return {
+        path: (h, json.loads(ids)) for path, h, ids in conn.execute("SELECT path, file_hash, article_ids FROM sources")
+    }
 
 
 def _counts(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -102,7 +112,9 @@ def _remove_source(conn: sqlite3.Connection, key: str) -> list[tuple[int, str]]:
     return removed
 
 
-def _read_changed(changed: Iterable[tuple[Path, Path]], gazetteer: Gazetteer) -> tuple[dict[str, list[Article]], list[Skipped]]:
+def _read_changed(
+    changed: Iterable[tuple[Path, Path]], gazetteer: Gazetteer
+) -> tuple[dict[str, list[Article]], list[Skipped]]:
     by_file: dict[str, list[Article]] = {}
     skipped: list[Skipped] = []
     for file, root in changed:
@@ -158,8 +170,9 @@ def build_index(
         rechunk_all = manifest is not None and manifest.chunker != asdict(chunker)
         scan = _scan(paths, old_sources, rechunk_all)
         if previous and manifest and not scan.changed and not scan.gone:
-            return BuildReport(manifest.articles, manifest.chunks, 0, manifest.chunks, 0, (),
-                               time.perf_counter() - started)
+            return BuildReport(
+                manifest.articles, manifest.chunks, 0, manifest.chunks, 0, (), time.perf_counter() - started
+            )
 
         gazetteer = Gazetteer.load()
         by_file, skipped = _read_changed(scan.changed, gazetteer)
@@ -211,9 +224,13 @@ def _write_generation(
             insert_article(conn, article, key)
             for chunk in chunk_article(article, chunker, gazetteer):
                 row = insert_chunk(conn, chunk, encode_tokens(tokenizer.tokenize(chunk.embed_text or chunk.text)))
-                new_rows.append((row, chunk.embed_hash, chunk.embed_text or chunk.text, f"{chunk.chunk_id}|{chunk.embed_hash}"))
-        conn.execute("INSERT INTO sources (path, file_hash, article_ids) VALUES (?,?,?)",
-                     (key, scan.hashes[key], json.dumps(kept_ids, ensure_ascii=False)))
+                new_rows.append(
+                    (row, chunk.embed_hash, chunk.embed_text or chunk.text, f"{chunk.chunk_id}|{chunk.embed_hash}")
+                )
+        conn.execute(
+            "INSERT INTO sources (path, file_hash, article_ids) VALUES (?,?,?)",
+            (key, scan.hashes[key], json.dumps(kept_ids, ensure_ascii=False)),
+        )
 
     missing = {h: text for _, h, text, _ in new_rows if h not in reusable}
     embedder: Embedder | None = None
@@ -221,8 +238,14 @@ def _write_generation(
     if missing or manifest is None:
         embedder = embedder_factory()
         if manifest:
-            check_model(manifest, settings.index_dir, embedder.model_id, embedder.dim,
-                        embedder.query_prompt, embedder.passage_prompt)
+            check_model(
+                manifest,
+                settings.index_dir,
+                embedder.model_id,
+                embedder.dim,
+                embedder.query_prompt,
+                embedder.passage_prompt,
+            )
     dim = manifest.dim if manifest else (embedder.dim if embedder else 0)
     if previous and manifest:
         vectors = faiss.read_index(str(previous / VECTORS))

@@ -14,8 +14,8 @@ Rules, tuned on the five seed articles (see tests/test_clean.py):
   it is a caption, or no body paragraph follows it anywhere.
 - Captions: short paragraphs after an image gap (two or more blank lines, when such gaps are rare in the file),
   except a heading-like line followed by body text on the same topic; lines carrying a photo credit (摄/, 供图,
-  图片由) of at most 60 characters; a lone short sentence such as "重庆华峰新材料产业园。" between two headline
-  lines above the first body paragraph.
+  图片由) of at most 60 characters; a first body paragraph that is one short sentence between two headline lines
+  ("重庆华峰新材料产业园。").
 - Bylines: short lines with 记者 / 融媒体中心 / 通讯员 and no sentence punctuation, lines opening with □, and such
   a byline or credit trailing the last sentence of a body line ("...表示。巴南区融媒体中心 伍凤秋").
 """
@@ -177,12 +177,14 @@ def _is_gap_caption(block: _Block, gap_captions: bool) -> bool:
     return gap_captions and (block.gap_before or 0) >= 2 and short
 
 
-def _is_headline_caption(line: str, kinds: list[str], i: int) -> bool:
-    """A lone short sentence among the headline lines, before any body text, captions the lead photo
-    (重庆华峰新材料产业园。 between 涪陵工业从“新”再出发 and 数读)."""
+def _headline_caption(blocks: list[_Block], kinds: list[str]) -> int | None:
+    """The first body paragraph, when it is a lone short sentence between two headline lines, captions the lead
+    photo (重庆华峰新材料产业园。 between 涪陵工业从“新”再出发 and 数读)."""
+    i = next((i for i, k in enumerate(kinds) if k == "body"), 0)
+    line = blocks[i].lines[0].strip() if blocks else ""
     short = len(line) <= SANDWICH_MAX_CHARS and line.endswith("。") and "，" not in line
-    in_headline = i > 0 and kinds[i - 1] == "heading" and "body" not in kinds[:i]
-    return short and in_headline and i + 1 < len(kinds) and kinds[i + 1] == "heading"
+    between = 0 < i < len(kinds) - 1 and kinds[i - 1] == kinds[i + 1] == "heading"
+    return i if short and between and len(blocks[i].lines) == 1 else None
 
 
 def _classify(blocks: list[_Block]) -> list[str]:
@@ -197,22 +199,20 @@ def _classify(blocks: list[_Block]) -> list[str]:
             kinds.append("heading")
         else:
             kinds.append("body")
-    for i, block in enumerate(blocks):
-        if len(block.lines) != 1:
-            continue
+    if (lead := _headline_caption(blocks, kinds)) is not None:
+        kinds[lead] = "caption"
+    for i, block in enumerate(blocks[:-1]):
         line = block.lines[0].strip()
-        nxt = kinds[i + 1] if i + 1 < len(kinds) else None
         # A short title after a gap still heads the paragraphs below it when they share its topic.
-        if kinds[i] == "caption" and heading_like(line) and nxt == "body":
+        if kinds[i] == "caption" and len(block.lines) == 1 and heading_like(line) and kinds[i + 1] == "body":
             shared = _bigrams(line) & _bigrams("".join(blocks[i + 1].lines))
             kinds[i] = "heading" if len(shared) >= 2 else "caption"
-        elif kinds[i] == "body" and _is_headline_caption(line, kinds, i):
-            kinds[i] = "caption"
     last_body = max((i for i, k in enumerate(kinds) if k == "body"), default=-1)
     return [("body" if k == "heading" and i > last_body else k) for i, k in enumerate(kinds)]
 
 
 def clean_text(raw: str) -> CleanedText:
+    """Repaired text with its headings and excluded spans; only whitespace differs from `raw`."""
     text = raw.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     blocks = _join_breaks(_paragraphs(text))
     kinds = _classify(blocks)

@@ -81,7 +81,7 @@ class Gazetteer:
     """Districts and zones with a lookup from every form to its canonical name; build it with `load`."""
 
     districts: tuple[District, ...]
-    lookup: Mapping[str, str] = field(repr=False)
+    lookup: Mapping[str, str] = field(repr=False, compare=False)  # derived from `districts`
     pattern: re.Pattern[str] = field(repr=False, compare=False)
     # Held so that `find` never pays jieba's one-second dictionary load per call.
     tokenizer: jieba.Tokenizer | None = field(default=None, repr=False, compare=False)

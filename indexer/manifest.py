@@ -53,7 +53,9 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def check_model(manifest: Manifest, index_dir: Path, model: str, dim: int, query_prompt: str, passage_prompt: str) -> None:
+def check_model(
+    manifest: Manifest, index_dir: Path, model: str, dim: int, query_prompt: str, passage_prompt: str
+) -> None:
     """Vectors from another model (or other prompts) are not comparable: fail with the fix in the message."""
     ours = (model, dim, query_prompt, passage_prompt)
     theirs = (manifest.model, manifest.dim, manifest.query_prompt, manifest.passage_prompt)

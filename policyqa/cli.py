@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     index = commands.add_parser("index", help="index articles (incremental: only new text is embedded)")
-    index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $POLICYQA_CORPUS_DIR or ./corpus)")
+    index.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: $POLICYQA_CORPUS_DIR or ./corpus)"
+    )
     _index_dir_arg(index)
     index.add_argument("--rebuild", action="store_true", help="re-embed everything (after changing the model)")
     index.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
@@ -45,10 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="score retrieval and answers on a question set")
     evaluate.add_argument(
-        "--dataset", default="corpus_gold", help="corpus_gold, cmrc2018-trial, cmrc2018-dev, ncppolicies or a JSONL path"
+        "--dataset",
+        default="corpus_gold",
+        help="corpus_gold, cmrc2018-trial, cmrc2018-dev, ncppolicies or a JSONL path",
     )
-    evaluate.add_argument("--retriever", default="hybrid", choices=["bm25", "dense", "rrf", "hybrid", "all"],
-        help="rrf: fusion only; hybrid: fusion plus district awareness (what the server uses)")
+    evaluate.add_argument(
+        "--retriever",
+        default="hybrid",
+        choices=["bm25", "dense", "rrf", "hybrid", "all"],
+        help="rrf: fusion only; hybrid: fusion plus district awareness (what the server uses)",
+    )
     evaluate.add_argument("--k", type=int, default=10)
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions (quick checks)")
     _index_dir_arg(evaluate)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from indexer.chunking import split_sentences
@@ -22,6 +23,7 @@ from server.answer_features import (
     profile_question,
     term_coverage,
     type_score,
+    with_local_idf,
     year_agreement,
 )
 from server.retrieval import Passage
@@ -69,14 +71,20 @@ class AnswerConfig:
     w_rank: float = 0.15  # earlier passages are likelier, all else equal
     dense_floor: float = 0.75
     dense_ceiling: float = 0.92
-    # A sentence about a year the question does not ask about keeps only this share of its score.
-    year_mismatch_factor: float = 0.5
+    # A sentence stating another year than the asked one is no answer; one whose passage does not state the asked
+    # year at all keeps this share of its score.
+    year_missing_factor: float = 0.6
+    # A sentence without what the question asks for is no answer: a number question needs a number (0.35 means one
+    # with another unit will do, 1.0 means only the asked unit), a date question a date.
+    min_type_fit: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({"number": 0.5, "date": 1.0}))
     # Abstain below this best score, or when the best sentence holds less than this share of the question's words.
     min_score: float = 1.0
     min_sentence_terms: float = 0.25
     # A further sentence joins the answer only when it scores this close to the best and adds question words.
     extra_ratio: float = 0.85
     extra_min_new_terms: float = 0.15
+    # Weight question words by how few candidate passages hold them.
+    local_idf: bool = True
     # Passages shown to the LLM.
     llm_passages: int = 5
 
@@ -156,6 +164,8 @@ class Answerer:
 
     def _candidates(self, profile: QuestionProfile, passages: tuple[Passage, ...]) -> list[_Candidate]:
         cfg = self.config
+        if cfg.local_idf:
+            profile = with_local_idf(profile, [p.chunk.text for p in passages[: cfg.max_passages]])
         seen: set[str] = set()
         out: list[_Candidate] = []
         for position, passage in enumerate(passages[: cfg.max_passages]):
@@ -182,8 +192,11 @@ class Answerer:
                     + cfg.w_dense * dense
                     + cfg.w_rank / (1 + position)
                 )
-                if not year_agreement(profile, text, chunk.text):
-                    score *= cfg.year_mismatch_factor
+                years = year_agreement(profile, text, chunk.text)
+                if years == 0.0 or fit < cfg.min_type_fit.get(profile.expected, 0.0):
+                    continue
+                if years < 1.0:
+                    score *= cfg.year_missing_factor
                 covered = frozenset(t for t, _ in profile.terms if t in text.lower())
                 out.append(_Candidate(passage, span.start, span.end, text, score, terms, fit, covered))
         return out

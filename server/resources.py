@@ -30,8 +30,14 @@ def load_resources(
     """Load the index and the model once. A mismatched index fails here, with the fix in the message."""
     index = load_index(index_settings.index_dir)
     embedder = embedder or load_embedder(index_settings)
-    check_model(index.manifest, index_settings.index_dir, embedder.model_id, embedder.dim,
-                embedder.query_prompt, embedder.passage_prompt)
+    check_model(
+        index.manifest,
+        index_settings.index_dir,
+        embedder.model_id,
+        embedder.dim,
+        embedder.query_prompt,
+        embedder.passage_prompt,
+    )
     gazetteer = Gazetteer.load()
     tokenizer = SparseTokenizer(gazetteer.tokenizer or make_tokenizer(gazetteer), load_stopwords())
     reranker = None
@@ -44,7 +50,11 @@ def load_resources(
     if server_settings.llm_base_url:
         from server.llm import LlmClient
 
-        llm = LlmClient(server_settings.llm_base_url, server_settings.llm_model, server_settings.llm_api_key,
-                        server_settings.llm_timeout_s)
+        llm = LlmClient(
+            server_settings.llm_base_url,
+            server_settings.llm_model,
+            server_settings.llm_api_key,
+            server_settings.llm_timeout_s,
+        )
     answerer = Answerer.create(embedder=embedder, gazetteer=gazetteer, llm=llm)
     return Resources(index, embedder, gazetteer, retriever, answerer)

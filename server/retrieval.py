@@ -151,8 +151,10 @@ class Retriever:
             ranked = sorted(ranked, key=lambda r: -fused[r])
         if len(named) >= 2:
             ranked = self._cover_districts(ranked, named)
-        return [self._passage(rank, row, fused[row], query_vector, dense, sparse) for rank, row in
-                enumerate(ranked[:k], start=1)]
+        return [
+            self._passage(rank, row, fused[row], query_vector, dense, sparse)
+            for rank, row in enumerate(ranked[:k], start=1)
+        ]
 
     def _dedupe(self, ranked: Sequence[int], limit: int) -> list[int]:
         kept: list[int] = []
@@ -178,12 +180,18 @@ class Retriever:
         return leading + [r for r in ranked if r not in leading]
 
     def _passage(
-        self, rank: int, row: int, score: float, query_vector: np.ndarray | None,
-        dense: Mapping[int, float], sparse: Mapping[int, float],
+        self,
+        rank: int,
+        row: int,
+        score: float,
+        query_vector: np.ndarray | None,
+        dense: Mapping[int, float],
+        sparse: Mapping[int, float],
     ) -> Passage:
         chunk = self.index.chunks[row]
         cosine = dense.get(row)
         if cosine is None and query_vector is not None:
             cosine = float(self.index.vectors.reconstruct(row) @ query_vector)
-        return Passage(rank, score, row, chunk, self.index.articles[chunk.article_id], cosine or 0.0,
-                       sparse.get(row, 0.0))
+        return Passage(
+            rank, score, row, chunk, self.index.articles[chunk.article_id], cosine or 0.0, sparse.get(row, 0.0)
+        )

@@ -1,8 +1,9 @@
-"""Fakes for fast unit tests. Named as fakes: they stand in for the real model only where the model is not the subject."""
+"""Fakes for fast unit tests: they stand in for the real model only where the model is not the subject."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,7 +22,7 @@ class FakeEmbedder:
 
     def _vector(self, text: str) -> np.ndarray:
         vector = np.zeros(self.dim, np.float32)
-        for a, b in zip(text, text[1:], strict=False):
+        for a, b in itertools.pairwise(text):
             digest = hashlib.blake2b((a + b).encode(), digest_size=4).digest()
             vector[int.from_bytes(digest, "little") % self.dim] += 1.0
         norm = np.linalg.norm(vector)

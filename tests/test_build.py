@@ -98,7 +98,9 @@ def test_add_then_remove_restores_the_index(corpus: Path, tmp_path: Path) -> Non
     build(corpus, settings, FakeEmbedder())
     before = snapshot(settings.index_dir)
     extra = corpus / "extra.md"
-    extra.write_text("---\ntitle: 长寿区化工园区\n---\n\n长寿区化工园区有120家企业入驻。园区年产值达到1000亿元。\n", "utf-8")
+    extra.write_text(
+        "---\ntitle: 长寿区化工园区\n---\n\n长寿区化工园区有120家企业入驻。园区年产值达到1000亿元。\n", "utf-8"
+    )
     build(corpus, settings, FakeEmbedder())
     assert len(snapshot(settings.index_dir)) > len(before)
     extra.unlink()

@@ -42,7 +42,9 @@ def state(index_dir: Path) -> dict[str, tuple[str, float]]:
     assert index.vectors.ntotal == len(index.chunks) == len(index.sparse.row_ids)
     for chunk in index.chunks.values():
         assert index.articles[chunk.article_id].text[chunk.start : chunk.end] == chunk.text
-    return {c.chunk_id: (c.text, float(np.round(index.vectors.reconstruct(r).sum(), 4))) for r, c in index.chunks.items()}
+    return {
+        c.chunk_id: (c.text, float(np.round(index.vectors.reconstruct(r).sum(), 4))) for r, c in index.chunks.items()
+    }
 
 
 def test_killing_the_indexer_keeps_the_previous_index(tmp_path: Path) -> None:
@@ -63,8 +65,9 @@ def test_killing_the_indexer_keeps_the_previous_index(tmp_path: Path) -> None:
 
     outcomes = []
     for delay in (0.5, 1.5, 2.5, 3.5, 5.0):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(corpus), str(index_dir)], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(corpus), str(index_dir)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "start"
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)

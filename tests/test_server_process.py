@@ -1,0 +1,118 @@
+"""The real thing: `policyqa serve` as a subprocess with the real model and index, checked over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK_API = ROOT.parent / "shared" / "tools" / "check_api.py"
+# Model load plus (for a fresh index dir) indexing the seed corpus, on 2 busy cores.
+START_TIMEOUT_S = 300
+
+pytestmark = pytest.mark.model
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def post(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def server(real_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "policyqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [*command, "--index-dir", str(real_index_dir)], cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            assert process.poll() is None, f"server exited early:\n{log.read_text(errors='replace')[-3000:]}"
+            assert time.monotonic() < deadline, f"no /healthz after {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}"
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    # Every request was logged with its status and latency, and no input produced a server error.
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    assert any("policyqa.server: POST /search 200 " in line for line in lines)
+    assert not [line for line in lines if " 500 " in line and "policyqa.server" in line]
+
+
+def test_server_passes_the_shared_contract_check(server: str) -> None:
+    if not CHECK_API.is_file():
+        pytest.skip(f"{CHECK_API} is missing (../shared is not beside the checkout)")
+    result = subprocess.run(
+        [sys.executable, str(CHECK_API), "--url", server], capture_output=True, text=True, timeout=600
+    )
+    assert "ok: 0 problem(s)" in result.stdout, result.stdout + result.stderr
+
+
+def test_lemon_question_finds_the_lemon_acreage(server: str) -> None:
+    results = post(server, "/search", {"query": "潼南的柠檬种植面积有多少？"})["results"]
+    assert any("32万亩" in passage["text"] for passage in results[:3]), [p["text"][:40] for p in results[:3]]
+
+
+def test_healthz_names_the_real_model(server: str, real_index_dir: Path) -> None:
+    from indexer.reader import load_index
+
+    with urllib.request.urlopen(server + "/healthz", timeout=10) as response:
+        health = json.loads(response.read())
+    index = load_index(real_index_dir)
+    assert health == {
+        "status": "ok",
+        "articles": len(index.articles),
+        "chunks": len(index.chunks),
+        "model": index.manifest.model,
+    }
+
+
+def test_cli_search_prints_what_the_server_returns(server: str, real_index_dir: Path) -> None:
+    """The DESIGN invariant across processes: same query, same index -> same ranking from server and CLI."""
+    query = "綦江电解铝产能占全市多少？"
+    served = post(server, "/search", {"query": query, "k": 5})
+    printed = subprocess.run(
+        [sys.executable, "-m", "policyqa.cli", "search", query, "-k", "5", "--json", "--index-dir", str(real_index_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    from_cli = json.loads(printed.stdout)
+    assert [(p["chunk_id"], p["text"]) for p in from_cli["results"]] == [
+        (p["chunk_id"], p["text"]) for p in served["results"]
+    ]
+    assert [p["score"] for p in from_cli["results"]] == pytest.approx([p["score"] for p in served["results"]])
