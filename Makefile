@@ -21,11 +21,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-# Headless Chromium from Debian for the browser test (CI runs as root; elsewhere the test skips with a reason).
+# Headless Chromium from Debian for the browser test, and a CJK font so its screenshots show Chinese
+# (CI runs as root; elsewhere the test skips with a reason).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-		echo "chromium not installed: the browser test will be skipped"
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi wqy || { [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei \
+		>/dev/null; } || echo "chromium not installed: the browser test will be skipped"
 
 run: $(VENV)/.installed
 	$(BIN)/policyqa serve --host $(HOST) --port $(PORT)

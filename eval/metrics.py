@@ -15,6 +15,8 @@ Definitions (also printed in every report):
 - Citation precision: share of all citations (of answers to answerable questions) whose sentence matches evidence.
 - Abstention precision/recall: over abstentions / over unanswerable questions; false abstention: share of
   answerable questions that were abstained on.
+- Latency: wall-clock per query inside the eval, after one untimed warm-up query per retriever; p50/p95 by linear
+  interpolation. Retrieval latency is one `search(k=10)`; ask latency is `search(k=5)` plus `answer`, as /ask runs.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from eval import metrics
 from eval.questions import EvalQuestion
 from eval.settings import REPO_ROOT
 
+MISSES_SHOWN = 15
 COLUMNS = (
     ("retriever", "retriever"),
     ("questions", "n"),
@@ -70,6 +72,12 @@ def git_commit(repo: Path = REPO_ROOT) -> str:
     return f"{head}+dirty" if dirty else head or "unknown"
 
 
+def _evidence_snippet(question: EvalQuestion, width: int = 60) -> str:
+    text = " / ".join(item for items in question.evidence.values() for item in items)
+    text = " ".join(text.split())
+    return f"「{text[:width]}…」" if len(text) > width else f"「{text}」"
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "–"
@@ -101,9 +109,10 @@ def _slice_table(summaries: Sequence[Mapping[str, Any]], kind: str) -> list[str]
     names = sorted({name for s in summaries for name in s["slices"][kind]})
     header = [
         kind,
-        "n",
+        "n (answerable)",
         *(f"R@5 {s['retriever']}" for s in summaries),
         *(f"MRR@10 {s['retriever']}" for s in summaries),
+        f"ans acc {summaries[-1]['retriever']}",
     ]
     rows = []
     for name in names:
@@ -111,9 +120,10 @@ def _slice_table(summaries: Sequence[Mapping[str, Any]], kind: str) -> list[str]
         rows.append(
             [
                 name,
-                _cell(cells[0].get("questions")),
+                f"{cells[0].get('questions')} ({cells[0].get('answerable')})",
                 *(_cell(c.get("recall@5")) for c in cells),
                 *(_cell(c.get("mrr@10")) for c in cells),
+                _cell(cells[-1].get("answer_accuracy")),
             ]
         )
     return _markdown_table(header, rows)
@@ -149,7 +159,8 @@ def markdown(
         "Latency is per query, measured inside the eval: p50/p95 above are retrieval alone; the whole ask path "
         "(search + answer) took p50 "
         + ", ".join(f"{_cell(s.get('ask_latency_ms_p50'))} ms ({s['retriever']})" for s in summaries)
-        + ".",
+        + ". /ask itself always retrieves in hybrid mode: the answer columns of the other retrievers show how the "
+        "answerer does on their passages (bm25 passages carry no dense score).",
         "",
         f"![passage recall@k]({chart_name})",
         "",
@@ -159,8 +170,9 @@ def markdown(
             lines += [f"## By {kind}", "", *_slice_table(summaries, kind), ""]
     for mode, questions in missed.items():
         if questions:
-            lines += [f"## Misses ({mode}: no hit in the top 10, first {len(questions)})", ""]
-            lines += [f"- `{q.id}` {q.question}" for q in questions]
+            shown = questions[:MISSES_SHOWN]
+            lines += [f"## Misses: {mode} ({len(questions)} with no hit in the top 10, {len(shown)} shown)", ""]
+            lines += [f"- `{q.id}` {q.question} — evidence: {_evidence_snippet(q)}" for q in shown]
             lines.append("")
     definitions = (metrics.__doc__ or "").split("Definitions (also printed in every report):", 1)[-1].strip()
     lines += ["## Definitions", "", definitions, ""]
@@ -174,13 +186,32 @@ def recall_chart(summaries: Sequence[Mapping[str, Any]], title: str, path: Path)
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for summary in summaries:
+    styles = ("-", "--", "-.", ":")
+    markers = ("o", "s", "^", "D")
+    lowest = 1.0
+    for n, summary in enumerate(summaries):
         curve = summary["recall_curve"]
-        axes.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, label=summary["retriever"])
+        lowest = min([lowest, *curve])
+        # Distinct dashes and markers: retrievers that tie would otherwise hide one another.
+        axes.plot(
+            range(1, len(curve) + 1),
+            curve,
+            linestyle=styles[n % 4],
+            marker=markers[n % 4],
+            markersize=4,
+            label=summary["retriever"],
+            alpha=0.85,
+        )
+    depth = max(len(s["recall_curve"]) for s in summaries)
+    axes.set_xticks(range(1, depth + 1))
     axes.set_xlabel("k (passages)")
     axes.set_ylabel("passage recall@k")
     axes.set_title(title)
-    axes.set_ylim(0, 1.02)
+    # The axis starts just below the lowest point so that close retrievers stay apart; the label says so.
+    bottom = max(0.0, math.floor((lowest - 0.02) * 10) / 10)
+    axes.set_ylim(bottom, 1.005)
+    if bottom > 0:
+        axes.set_ylabel(f"passage recall@k (axis from {bottom:.1f})")
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right")
     figure.tight_layout()

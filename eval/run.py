@@ -72,6 +72,12 @@ def judge(questions: Sequence[EvalQuestion], index: LoadedIndex) -> dict[str, Ju
     return judgements
 
 
+def unfindable(questions: Sequence[EvalQuestion], judgements: Mapping[str, Judgements]) -> list[str]:
+    """Answerable questions whose evidence no indexed passage holds (a typo, or text the chunker leaves out, such as
+    a heading): no retriever can score on them, and the report says so instead of blaming retrieval."""
+    return [q.id for q in questions if q.answerable and not judgements[q.id].relevant_passages]
+
+
 def _ask(retriever: Retriever, answerer: Any, question: EvalQuestion, mode: str, passages: int) -> AnswerOutcome:
     # Its own search with /ask's k, not a slice of the deeper list: district coverage reorders within k.
     started = time.perf_counter()
@@ -118,11 +124,12 @@ def evaluate(
     k: int = 10,
     answer_passages: int = 5,
     show_progress: bool | None = None,
+    judgements: Mapping[str, Judgements] | None = None,
 ) -> list[ModeRun]:
     """Score every question under every mode. `show_progress=None` shows the bar only on a terminal."""
     from tqdm import tqdm
 
-    judgements = judge(questions, retriever.index)
+    judgements = judgements if judgements is not None else judge(questions, retriever.index)
     depth = max(k, 10)
     runs = []
     disable = None if show_progress is None else not show_progress
@@ -157,7 +164,6 @@ def summary(dataset: str, run: ModeRun, k: int = 10) -> dict[str, Any]:
     }
 
 
-def misses(run: ModeRun, questions: Mapping[str, EvalQuestion], limit: int = 15) -> list[EvalQuestion]:
+def misses(run: ModeRun, questions: Mapping[str, EvalQuestion]) -> list[EvalQuestion]:
     """Answerable questions with no hit in the top 10, for the report: what a reviewer should look at first."""
-    missed = [questions[r.question_id] for r in run.results if r.answerable and not any(r.hits[:10])]
-    return missed[:limit]
+    return [questions[r.question_id] for r in run.results if r.answerable and not any(r.hits[:10])]

@@ -6,13 +6,16 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policyqa.errors import guarded
 
 if TYPE_CHECKING:
+    from eval.loaders import EvalDataset
+    from eval.run import ModeRun
     from eval.settings import EvalSettings
     from indexer.embedding import Embedder
     from indexer.settings import IndexSettings
@@ -45,36 +48,40 @@ def _embedding_progress() -> Callable[[int, int], None]:
     return progress
 
 
-def _resources(index_settings: IndexSettings, embedder: Embedder | None) -> tuple[Resources | Any, list[str]]:
-    """The server's resources; without server.answering (not yet installed) retrieval alone, with a note."""
-    from server.settings import ServerSettings
+def _write_report(
+    args: argparse.Namespace,
+    dataset: EvalDataset,
+    resources: Resources,
+    index_dir: Path,
+    runs: Sequence[ModeRun],
+    summaries: Sequence[dict[str, Any]],
+    notes: Sequence[str],
+    directory: Path,
+) -> Path:
+    from eval.report import RunContext, git_commit, write_report
+    from eval.run import misses
 
-    try:
-        from server.resources import load_resources
-    except ModuleNotFoundError as error:
-        if error.name != "server.answering":
-            raise
-        return _retrieval_only(index_settings, ServerSettings(), embedder), [
-            "answer metrics skipped: server.answering is not available"
-        ]
-    return load_resources(index_settings, ServerSettings(), embedder=embedder), []
-
-
-def _retrieval_only(index_settings: IndexSettings, server_settings: Any, embedder: Embedder | None) -> Any:
-    from types import SimpleNamespace
-
-    from indexer.districts import Gazetteer, make_tokenizer
-    from indexer.embedding import load_embedder
-    from indexer.reader import load_index
-    from indexer.sparse import SparseTokenizer, load_stopwords
-    from server.retrieval import Retriever
-
-    index = load_index(index_settings.index_dir)
-    embedder = embedder or load_embedder(index_settings)
-    gazetteer = Gazetteer.load()
-    tokenizer = SparseTokenizer(make_tokenizer(gazetteer), load_stopwords())
-    retriever = Retriever.create(index, embedder, tokenizer, gazetteer, server_settings.retrieval())
-    return SimpleNamespace(index=index, embedder=embedder, retriever=retriever, answerer=None)
+    manifest = resources.index.manifest
+    limited = (f"--limit {args.limit}: first {len(dataset.questions)} questions only",) if args.limit else ()
+    context = RunContext(
+        dataset=dataset.name,
+        source=str(dataset.source),
+        created=time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        git_commit=git_commit(),
+        model=manifest.model,
+        embed_dtype=manifest.embed_dtype,
+        dim=manifest.dim,
+        index_dir=str(index_dir),
+        articles=manifest.articles,
+        chunks=manifest.chunks,
+        chunker=manifest.chunker,
+        retrieval=asdict(resources.retriever.config),
+        k=args.k,
+        notes=(*notes, *limited),
+    )
+    by_id = {q.id: q for q in dataset.questions}
+    missed = {run.mode: misses(run, by_id) for run in runs}
+    return write_report(directory, context, summaries, missed, time.strftime("%Y%m%dT%H%M%S"))
 
 
 def execute(
@@ -86,77 +93,63 @@ def execute(
     from eval.indexes import prepare_index
     from eval.loaders import load_dataset
     from eval.questions import DatasetError
-    from eval.report import RunContext, git_commit, text_table, write_report
-    from eval.run import evaluate, misses, summary
+    from eval.report import text_table
+    from eval.run import evaluate, judge, summary, unfindable
     from eval.settings import EvalSettings
     from indexer.embedding import load_embedder
     from indexer.settings import IndexSettings
+    from server.resources import load_resources
+    from server.settings import ServerSettings
 
     if not 1 <= args.k <= MAX_K:
         return _fail(f"--k must be between 1 and {MAX_K}, got {args.k}")
     if args.limit is not None and args.limit < 1:
         return _fail(f"--limit must be at least 1, got {args.limit}")
     eval_settings = eval_settings or EvalSettings()
-    index_settings = IndexSettings(**({"index_dir": args.index_dir} if args.index_dir else {}))
+    configured = IndexSettings(**({"index_dir": args.index_dir} if args.index_dir else {}))
     factory = embedder_factory or load_embedder
-    model_settings = index_settings
     loaded: list[Embedder] = []
 
     def embedder() -> Embedder:
-        # One model load per command: the build (if it embeds anything) and the retrievers share it.
+        # One model load per command: the build (when it embeds anything) and the retrievers share it.
         if not loaded:
-            loaded.append(factory(model_settings))
+            loaded.append(factory(configured))
         return loaded[0]
 
     try:
         dataset = load_dataset(args.dataset, eval_settings).limited(args.limit)
-        index_settings, built = prepare_index(dataset, index_settings, eval_settings, embedder, _embedding_progress())
+        index_settings, built = prepare_index(dataset, configured, eval_settings, embedder, _embedding_progress())
         if built.embedded:
             print(f"indexed {index_settings.index_dir}: {built.embedded} chunks embedded", file=sys.stderr)
-        resources, notes = _resources(index_settings, embedder() if loaded or embedder_factory else None)
-        modes = MODES if args.retriever == "all" else (args.retriever,)
-        for note in notes:
-            print(f"policyqa: {note}", file=sys.stderr)
-        runs = evaluate(
-            dataset.questions, resources.retriever, resources.answerer, modes, args.k, eval_settings.answer_passages
-        )
+        shared = embedder() if loaded or embedder_factory else None
+        resources = load_resources(index_settings, ServerSettings(), embedder=shared)
+        judgements = judge(dataset.questions, resources.index)
     except (DatasetError, FileNotFoundError) as error:
         return _fail(str(error))
+    notes = []
+    lost = unfindable(dataset.questions, judgements)
+    if lost:
+        shown = ", ".join(lost[:10]) + (" ..." if len(lost) > 10 else "")
+        notes.append(f"{len(lost)} answerable question(s) have evidence that no indexed passage contains: {shown}")
+        print(f"policyqa: note: {notes[-1]}", file=sys.stderr)
 
-    summaries = [summary(dataset.name, run, args.k) for run in runs]
-    print(
-        f"{dataset.name}: {len(dataset.questions)} questions, index {index_settings.index_dir} "
-        f"({len(resources.index.chunks)} chunks)"
+    modes = MODES if args.retriever == "all" else (args.retriever,)
+    runs = evaluate(
+        dataset.questions,
+        resources.retriever,
+        resources.answerer,
+        modes,
+        args.k,
+        eval_settings.answer_passages,
+        judgements=judgements,
     )
+    summaries = [summary(dataset.name, run, args.k) for run in runs]
+    chunks = resources.index.manifest.chunks
+    print(f"{dataset.name}: {len(dataset.questions)} questions, index {index_settings.index_dir} ({chunks} chunks)")
     print(text_table(summaries))
     if not args.no_report:
-        manifest = resources.index.manifest
-        context = RunContext(
-            dataset=dataset.name,
-            source=str(dataset.source),
-            created=time.strftime("%Y-%m-%d %H:%M:%S %z"),
-            git_commit=git_commit(),
-            model=manifest.model,
-            embed_dtype=manifest.embed_dtype,
-            dim=manifest.dim,
-            index_dir=str(index_settings.index_dir),
-            articles=manifest.articles,
-            chunks=manifest.chunks,
-            chunker=manifest.chunker,
-            retrieval=asdict(resources.retriever.config),
-            k=args.k,
-            notes=(
-                *notes,
-                *((f"--limit {args.limit}: first {len(dataset.questions)} questions only",) if args.limit else ()),
-            ),
-        )
-        by_id = {q.id: q for q in dataset.questions}
-        report = write_report(
-            eval_settings.eval_reports_dir,
-            context,
-            summaries,
-            {run.mode: misses(run, by_id) for run in runs},
-            time.strftime("%Y%m%dT%H%M%S"),
+        report = _write_report(
+            args, dataset, resources, index_settings.index_dir, runs, summaries, notes, eval_settings.eval_reports_dir
         )
         print(f"report: {report}")
     if args.json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -60,6 +61,10 @@ def _build_first_index(settings: IndexSettings) -> Embedder | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Read by OpenMP when torch loads, so it must be set before the first torch import. OpenMP's default spins
+    # waiting threads: with the 2 cores shared (other processes, or concurrent requests each with their own
+    # thread team) one query embedding measured 300-800 ms median here; with sleeping waiters, about 60.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from indexer.settings import IndexSettings
     from indexer.store import current_generation
     from server.settings import ServerSettings

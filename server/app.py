@@ -17,10 +17,12 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.settings import IndexSettings
+from server.docs import add_offline_docs
 from server.resources import Resources, load_resources
 from server.retrieval import UnknownDistrictError
 from server.schemas import (
@@ -165,7 +167,10 @@ def create_app(
         description="Cited answers from Chinese news articles on Chongqing district policy.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    add_offline_docs(app)
     app.state.resources = resources
     app.state.server_settings = server_settings
     app.add_middleware(RequestLogMiddleware)
@@ -175,6 +180,9 @@ def create_app(
     app.add_exception_handler(InputLimitError, _limit_error)
     app.add_exception_handler(Exception, _bug)
     _add_routes(app)
+    if STATIC_DIR.is_dir():
+        # For anything the page links to (it must not reach outside this server: no CDN).
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

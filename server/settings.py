@@ -15,13 +15,14 @@ class ServerSettings(BaseSettings):
     max_query_chars: int = 500
     max_k: int = 50
 
-    # Retrieval (chosen by measurement on CMRC 2018 trial and eval/datasets/corpus_gold.jsonl).
-    rrf_k: float = 60.0
-    dense_weight: float = 1.0
-    sparse_weight: float = 1.0
-    candidates: int = 100
-    district_boost: float = 1.5
-    duplicate_jaccard: float = 0.7
+    # Retrieval; the defaults are RetrievalConfig's, chosen by measurement (bench/tune_retrieval.py).
+    rrf_k: float = RetrievalConfig.rrf_k
+    dense_weight: float = RetrievalConfig.dense_weight
+    sparse_weight: float = RetrievalConfig.sparse_weight
+    candidates: int = RetrievalConfig.candidates
+    article_weight: float = RetrievalConfig.article_weight
+    district_boost: float = RetrievalConfig.district_boost
+    duplicate_jaccard: float = RetrievalConfig.duplicate_jaccard
     reranker: str | None = None  # a sentence-transformers CrossEncoder name or path; off by default
 
     # Optional LLM answers through an OpenAI-compatible chat completions endpoint.
@@ -36,6 +37,7 @@ class ServerSettings(BaseSettings):
             dense_weight=self.dense_weight,
             sparse_weight=self.sparse_weight,
             candidates=self.candidates,
+            article_weight=self.article_weight,
             district_boost=self.district_boost,
             duplicate_jaccard=self.duplicate_jaccard,
         )

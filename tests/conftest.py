@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,10 @@ import pytest
 
 if TYPE_CHECKING:
     from indexer.embedding import Embedder
+
+# Before anything imports torch (see policyqa/cmd_serve.py): spinning OpenMP waiters made real-model queries
+# 5-10x slower whenever the 2 cores were shared, as they are while the tests start servers beside pytest.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CORPUS = ROOT / "corpus"

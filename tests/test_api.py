@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from indexer.build import build_index
 from indexer.settings import IndexSettings
@@ -275,24 +277,44 @@ def test_ask_abstains_exactly_when_there_is_no_answer(client: TestClient, questi
 
 
 def test_concurrent_requests_get_the_same_answers_as_sequential_ones(client: TestClient) -> None:
-    queries = ["潼南柠檬", "綦江铝产业", "涪陵榨菜", "城口腊肉", "石柱黄连", "璧山智能网联", "渝北临空", "荣昌生猪"]
-    expected = {q: client.post("/search", json={"query": q, "k": 5}).json()["results"] for q in queries}
-    got: dict[str, Any] = {}
+    queries = ["潼南柠檬", "綦江铝产业", "涪陵榨菜", "城口腊肉", "石柱黄连几亩？", "璧山汽车", "渝北临空", "荣昌生猪"]
+    requests = [("/search", {"query": q, "k": 5}) for q in queries] + [("/ask", {"question": q}) for q in queries]
+
+    def call(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = client.post(path, json=body).json()
+        response.pop("took_ms")
+        return response
+
+    expected = [call(path, body) for path, body in requests]
+    got: dict[int, Any] = {}
     errors: list[BaseException] = []
 
-    def worker(query: str) -> None:
+    def worker(index: int) -> None:
         try:
             for _ in range(3):
-                got[query] = client.post("/search", json={"query": query, "k": 5}).json()["results"]
+                got[index] = call(*requests[index])
         except BaseException as error:  # surfaced below: a thread's exception would otherwise vanish
             errors.append(error)
 
-    threads = [threading.Thread(target=worker, args=(q,)) for q in queries]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(requests))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert not errors and got == expected
+    assert not errors and [got[i] for i in range(len(requests))] == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    query=st.one_of(st.text(max_size=40), st.text(alphabet="潼南区柠檬？。 \n\t0-9%[]{}\\\"'<>", max_size=40)),
+    district=st.one_of(st.none(), st.text(max_size=8), st.sampled_from(["潼南", "重庆市潼南区", "  綦江区 "])),
+    k=st.integers(min_value=-2, max_value=60),
+)
+def test_no_input_produces_a_server_error(client: TestClient, query: str, district: str | None, k: int) -> None:
+    for path, field in (("/search", "query"), ("/ask", "question")):
+        response = client.post(path, json={field: query, "k": k, "district": district})
+        assert response.status_code in (200, 422), response.text
+        assert isinstance(response.json(), dict)
 
 
 def test_each_request_is_logged_with_status_and_latency(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
@@ -331,3 +353,12 @@ def test_root_serves_the_page_when_it_is_installed(client: TestClient) -> None:
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     else:
         assert_error(response, 404)
+
+
+def test_docs_render_without_a_cdn(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "/docs-assets/swagger-ui-bundle.js" in page.text
+    script = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert client.get("/openapi.json").json()["paths"]["/search"]

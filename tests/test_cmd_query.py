@@ -75,7 +75,7 @@ def test_missing_index_exits_2_saying_how_to_build_one(tmp_path: Path, capsys: p
 @pytest.mark.parametrize(
     ("argv", "path", "body"),
     [
-        (["search", "潼南的柠檬种植面积有多少？", "-k", "4"], "/search", {"query": "潼南的柠檬种植面积有多少？", "k": 4}),
+        (["search", "潼南的柠檬种植面积有多少", "-k", "4"], "/search", {"query": "潼南的柠檬种植面积有多少", "k": 4}),
         (["ask", "綦江电解铝产能占全市多少？"], "/ask", {"question": "綦江电解铝产能占全市多少？"}),
         (["search", "柠檬", "--district", "潼南"], "/search", {"query": "柠檬", "district": "潼南"}),
     ],

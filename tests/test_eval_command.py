@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from eval.settings import REPO_ROOT, EvalSettings
+from indexer.build import build_index
+from indexer.settings import IndexSettings
 from policyqa.cli import build_parser
 from policyqa.cmd_eval import execute
 from tests.fakes import FakeEmbedder
@@ -23,42 +26,117 @@ ARTICLES = {
 }
 # Questions that repeat their evidence sentence: lexical retrieval must put it first, whatever the embedder.
 QUESTIONS = [
-    {"id": "t1", "question": "潼南区研发生产出饮料、绿色食品等5大类350余种柠檬产品，年产值达75亿元", "evidence": ["年产值达75亿元。"],
-     "answer": "75亿元", "type": "number", "district": "潼南区"},
-    {"id": "t2", "question": "西部陆海新通道江津班列开行1804列，居全市第一", "evidence": {"jiangjin": ["江津班列开行1804列"]},
-     "answer": "1804列", "type": "number", "district": "江津区"},
-    {"id": "t3", "question": "綦江区大力发展齿轮产业，已聚集相关企业120家", "evidence": ["已聚集相关企业120家"],
-     "answer": "120家", "type": "number", "district": "綦江区"},
-    {"id": "t4", "question": "万州的机场有几条跑道？", "evidence": [], "answer": None, "type": "unanswerable",
-     "district": "万州区"},
+    {
+        "id": "t1",
+        "question": "潼南区研发生产出饮料、绿色食品等5大类350余种柠檬产品，年产值达75亿元",
+        "evidence": ["年产值达75亿元。"],
+        "answer": "75亿元",
+        "type": "number",
+        "district": "潼南区",
+    },
+    {
+        "id": "t2",
+        "question": "西部陆海新通道江津班列开行1804列，居全市第一",
+        "evidence": {"jiangjin": ["江津班列开行1804列"]},
+        "answer": "1804列",
+        "type": "number",
+        "district": "江津区",
+    },
+    {
+        "id": "t3",
+        "question": "綦江区大力发展齿轮产业，已聚集相关企业120家",
+        "evidence": ["已聚集相关企业120家"],
+        "answer": "120家",
+        "type": "number",
+        "district": "綦江区",
+    },
+    {
+        "id": "t4",
+        "question": "万州的机场有几条跑道？",
+        "evidence": [],
+        "answer": None,
+        "type": "unanswerable",
+        "district": "万州区",
+    },
 ]
-REQUIRED = {"dataset", "questions", "retriever", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10",
-            "answer_accuracy", "abstention_recall", "false_abstention", "latency_ms_p50"}
-SHARES = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "article_recall@5", "answer_accuracy",
-          "citation_precision", "abstention_precision", "abstention_recall", "false_abstention")
+REQUIRED = {
+    "dataset",
+    "questions",
+    "retriever",
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "ndcg@10",
+    "answer_accuracy",
+    "abstention_recall",
+    "false_abstention",
+    "latency_ms_p50",
+}
+SHARES = (
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "mrr@10",
+    "ndcg@10",
+    "article_recall@5",
+    "answer_accuracy",
+    "citation_precision",
+    "abstention_precision",
+    "abstention_recall",
+    "false_abstention",
+)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    corpus = tmp_path / "corpus"
+ENV = {
+    "POLICYQA_MODEL": "fake/bigram-hash",
+    # Small chunks so the tiny corpus still gives a ranking to score.
+    "POLICYQA_CHUNK_MAX_CHARS": "40",
+}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    corpus: Path
+    index: Path
+    questions: Path
+    scratch: Path  # per test: reports, cache, shared
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """Corpus, question file and index, built once for the module: evals only read the index."""
+    root = tmp_path_factory.mktemp("eval-command")
+    corpus = root / "corpus"
     corpus.mkdir()
     for name, text in ARTICLES.items():
         (corpus / f"{name}.txt").write_text(text, encoding="utf-8")
-    (tmp_path / "questions.jsonl").write_text(
-        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QUESTIONS), encoding="utf-8"
-    )
+    questions = root / "questions.jsonl"
+    questions.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in QUESTIONS), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in ENV.items():
+            patch.setenv(key, value)
+        build_index([corpus], IndexSettings(index_dir=root / "index"), FakeEmbedder)
+    return corpus, root / "index", questions
+
+
+@pytest.fixture
+def workspace(indexed: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    corpus, index, questions = indexed
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("POLICYQA_CORPUS_DIR", str(corpus))
-    monkeypatch.setenv("POLICYQA_MODEL", "fake/bigram-hash")
-    # Small chunks so the tiny corpus still gives a ranking to score.
-    monkeypatch.setenv("POLICYQA_CHUNK_MAX_CHARS", "40")
-    return tmp_path
+    return Workspace(corpus, index, questions, tmp_path)
 
 
-def run_eval(workspace: Path, capsys: pytest.CaptureFixture[str], *argv: str,
-             embedder: FakeEmbedder | None = None) -> tuple[int, str, str]:
-    args = build_parser().parse_args(["eval", "--index-dir", str(workspace / "index"), *argv])
-    settings = EvalSettings(eval_reports_dir=workspace / "reports", eval_cache_dir=workspace / "cache",
-                            shared_dir=workspace / "shared")
+def run_eval(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str], *argv: str, embedder: FakeEmbedder | None = None
+) -> tuple[int, str, str]:
+    args = build_parser().parse_args(["eval", "--index-dir", str(workspace.index), *argv])
+    scratch = workspace.scratch
+    settings = EvalSettings(
+        eval_reports_dir=scratch / "reports", eval_cache_dir=scratch / "cache", shared_dir=scratch / "shared"
+    )
     fake = embedder or FakeEmbedder()
     code = execute(args, embedder_factory=lambda _: fake, eval_settings=settings)
     out, err = capsys.readouterr()
@@ -70,16 +148,15 @@ def last_json(out: str) -> Any:
 
 
 def test_all_retrievers_print_a_table_a_json_line_and_write_the_report(
-    workspace: Path, capsys: pytest.CaptureFixture[str]
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = set((REPO_ROOT / "eval").rglob("*"))
-    code, out, _ = run_eval(workspace, capsys, "--dataset", str(workspace / "questions.jsonl"), "--retriever", "all",
-                            "--json")
+    code, out, _ = run_eval(workspace, capsys, "--dataset", str(workspace.questions), "--retriever", "all", "--json")
     assert code == 0
     summaries = last_json(out)
     assert [s["retriever"] for s in summaries] == ["bm25", "dense", "rrf", "hybrid"]
     for summary in summaries:
-        assert REQUIRED <= set(summary)
+        assert set(summary) >= REQUIRED
         assert summary["dataset"] == "questions" and summary["questions"] == 4 and summary["unanswerable"] == 1
         for key in SHARES:
             assert summary[key] is None or 0.0 <= summary[key] <= 1.0, key
@@ -93,7 +170,7 @@ def test_all_retrievers_print_a_table_a_json_line_and_write_the_report(
     assert {"bm25", "dense", "rrf", "hybrid"} <= set(rows)
     assert any(line.startswith("report: ") for line in out.splitlines())
 
-    reports = workspace / "reports"
+    reports = workspace.scratch / "reports"
     names = {p.name for p in reports.iterdir()}
     assert {"questions.md", "questions.png"} <= names
     assert any(n.startswith("questions-") and n.endswith(".md") for n in names)
@@ -105,18 +182,28 @@ def test_all_retrievers_print_a_table_a_json_line_and_write_the_report(
 
 
 def test_one_retriever_gives_one_object_and_no_report_when_asked(
-    workspace: Path, capsys: pytest.CaptureFixture[str]
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run_eval(workspace, capsys, "--dataset", str(workspace / "questions.jsonl"), "--retriever", "bm25",
-                            "--limit", "2", "--no-report", "--json")
+    code, out, _ = run_eval(
+        workspace,
+        capsys,
+        "--dataset",
+        str(workspace.questions),
+        "--retriever",
+        "bm25",
+        "--limit",
+        "2",
+        "--no-report",
+        "--json",
+    )
     assert code == 0
     summary = last_json(out)
     assert isinstance(summary, dict) and summary["retriever"] == "bm25" and summary["questions"] == 2
-    assert not (workspace / "reports").exists()
+    assert not (workspace.scratch / "reports").exists()
 
 
-def test_the_table_is_readable_without_json(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_eval(workspace, capsys, "--dataset", str(workspace / "questions.jsonl"), "--no-report")
+def test_the_table_is_readable_without_json(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_eval(workspace, capsys, "--dataset", str(workspace.questions), "--no-report")
     assert code == 0
     header, rule, row = out.strip().splitlines()[1:4]
     assert header.split()[:4] == ["retriever", "n", "R@1", "R@5"]
@@ -124,13 +211,17 @@ def test_the_table_is_readable_without_json(workspace: Path, capsys: pytest.Capt
     assert row.split()[0] == "hybrid"
 
 
-def test_a_benchmark_is_indexed_once_in_the_cache(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = workspace / "shared" / "benchmarks" / "ncppolicies"
+def test_a_benchmark_is_indexed_once_in_the_cache(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = workspace.scratch / "shared" / "benchmarks" / "ncppolicies"
     folder.mkdir(parents=True)
-    docs = [{"doc_id": "d1", "text": "关于支持展会的通知 如年内继续在京举办的，补助金额不超过50万元。"},
-            {"doc_id": "d2", "text": "关于减免房租的通知 对承租国有房屋的中小微企业，免收2月份房租。"}]
-    questions = [{"id": "q1", "question": "展会补助金额不超过多少？", "doc_id": "d1", "answer": "补助金额不超过50万元"},
-                 {"id": "q2", "question": "中小微企业哪个月的房租免收？", "doc_id": "d2", "answer": "免收2月份房租"}]
+    docs = [
+        {"doc_id": "d1", "text": "关于支持展会的通知 如年内继续在京举办的，补助金额不超过50万元。"},
+        {"doc_id": "d2", "text": "关于减免房租的通知 对承租国有房屋的中小微企业，免收2月份房租。"},
+    ]
+    questions = [
+        {"id": "q1", "question": "展会补助金额不超过多少？", "doc_id": "d1", "answer": "补助金额不超过50万元"},
+        {"id": "q2", "question": "中小微企业哪个月的房租免收？", "doc_id": "d2", "answer": "免收2月份房租"},
+    ]
     for name, rows in (("corpus.jsonl", docs), ("questions.jsonl", questions)):
         (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     first, second = FakeEmbedder(), FakeEmbedder()
@@ -139,7 +230,7 @@ def test_a_benchmark_is_indexed_once_in_the_cache(workspace: Path, capsys: pytes
     assert last_json(out)["recall@10"] == 1.0
     code, out, _ = run_eval(workspace, capsys, "--dataset", "ncppolicies", "--no-report", "--json", embedder=second)
     assert code == 0 and second.embedded == 0
-    assert not (workspace / "index").exists()  # benchmarks never touch the configured index
+    assert (workspace.scratch / "cache" / "ncppolicies").is_dir()
 
 
 @pytest.mark.parametrize(
@@ -151,17 +242,35 @@ def test_a_benchmark_is_indexed_once_in_the_cache(workspace: Path, capsys: pytes
     ],
 )
 def test_bad_arguments_fail_with_a_message(
-    workspace: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    workspace: Workspace, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     code, out, err = run_eval(workspace, capsys, *argv)
     assert code == 2 and message in err and out == ""
 
 
 def test_evidence_for_an_article_not_in_the_index_is_refused(
-    workspace: Path, capsys: pytest.CaptureFixture[str]
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = workspace / "stray.jsonl"
-    path.write_text(json.dumps({"id": "s", "question": "问", "evidence": {"missing-article": ["证据"]}},
-                               ensure_ascii=False) + "\n", encoding="utf-8")
+    path = workspace.scratch / "stray.jsonl"
+    path.write_text(
+        json.dumps({"id": "s", "question": "问", "evidence": {"missing-article": ["证据"]}}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     code, _, err = run_eval(workspace, capsys, "--dataset", str(path), "--no-report")
     assert code == 2 and "missing-article" in err
+
+
+def test_evidence_that_no_article_holds_is_reported(workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    path = workspace.scratch / "typo.jsonl"
+    path.write_text(
+        json.dumps({"id": "typo", "question": "潼南柠檬年产值？", "evidence": ["年产值达57亿元"]}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    code, out, err = run_eval(workspace, capsys, "--dataset", str(path), "--json")
+    assert code == 0 and "typo" in err
+    assert last_json(out)["recall@10"] == 0.0
+    report = (workspace.scratch / "reports" / "typo.md").read_text("utf-8")
+    assert "evidence that no indexed passage contains: typo" in report
+    assert "## Misses: hybrid (1 with no hit in the top 10, 1 shown)" in report
+    assert "`typo` 潼南柠檬年产值？ — evidence: 「年产值达57亿元」" in report

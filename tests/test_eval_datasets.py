@@ -35,11 +35,20 @@ def squad(path: Path) -> Path:
                         "id": "P1",
                         "context": "潼南柠檬年产值达75亿元。出口份额居全国第一。",
                         "qas": [
-                            {"id": "P1_Q0", "question": "潼南柠檬年产值多少？",
-                             "answers": [{"text": "75亿元", "answer_start": 8}, {"text": "75亿元", "answer_start": 8},
-                                         {"text": "达75亿元", "answer_start": 7}]},
-                            {"id": "P1_Q1", "question": "出口份额排第几？",
-                             "answers": [{"text": "全国第一", "answer_start": 18}]},
+                            {
+                                "id": "P1_Q0",
+                                "question": "潼南柠檬年产值多少？",
+                                "answers": [
+                                    {"text": "75亿元", "answer_start": 8},
+                                    {"text": "75亿元", "answer_start": 8},
+                                    {"text": "达75亿元", "answer_start": 7},
+                                ],
+                            },
+                            {
+                                "id": "P1_Q1",
+                                "question": "出口份额排第几？",
+                                "answers": [{"text": "全国第一", "answer_start": 18}],
+                            },
                         ],
                     }
                 ],
@@ -48,8 +57,17 @@ def squad(path: Path) -> Path:
                 "id": "A2",
                 "title": "江津班列",
                 "paragraphs": [
-                    {"id": "P2", "context": "江津班列开行1804列。",
-                     "qas": [{"id": "P2_Q0", "question": "开行多少列？", "answers": [{"text": "1804列", "answer_start": 6}]}]}
+                    {
+                        "id": "P2",
+                        "context": "江津班列开行1804列。",
+                        "qas": [
+                            {
+                                "id": "P2_Q0",
+                                "question": "开行多少列？",
+                                "answers": [{"text": "1804列", "answer_start": 6}],
+                            }
+                        ],
+                    }
                 ],
             },
         ],
@@ -60,14 +78,35 @@ def squad(path: Path) -> Path:
 
 class TestGoldFormat:
     def test_list_evidence_is_for_any_article_and_object_evidence_is_keyed(self, tmp_path: Path) -> None:
-        path = write_jsonl(tmp_path / "q.jsonl", [
-            {"id": "a", "question": "潼南柠檬年产值？", "evidence": ["年产值达75亿元"], "answer": "75亿元",
-             "type": "number", "district": "潼南区"},
-            {"id": "b", "question": "两篇文章都提到？", "evidence": {"000": ["甲"], "003": ["乙", "丙"]}, "answer": None,
-             "type": "fact", "district": None},
-            {"id": "c", "question": "万州机场有几条跑道？", "evidence": [], "answer": None, "type": "unanswerable",
-             "district": "万州区"},
-        ])
+        path = write_jsonl(
+            tmp_path / "q.jsonl",
+            [
+                {
+                    "id": "a",
+                    "question": "潼南柠檬年产值？",
+                    "evidence": ["年产值达75亿元"],
+                    "answer": "75亿元",
+                    "type": "number",
+                    "district": "潼南区",
+                },
+                {
+                    "id": "b",
+                    "question": "两篇文章都提到？",
+                    "evidence": {"000": ["甲"], "003": ["乙", "丙"]},
+                    "answer": None,
+                    "type": "fact",
+                    "district": None,
+                },
+                {
+                    "id": "c",
+                    "question": "万州机场有几条跑道？",
+                    "evidence": [],
+                    "answer": None,
+                    "type": "unanswerable",
+                    "district": "万州区",
+                },
+            ],
+        )
         a, b, c = load_questions_jsonl(path)
         assert a.evidence == {None: ("年产值达75亿元",)} and a.answerable and a.district == "潼南区"
         assert b.evidence == {"000": ("甲",), "003": ("乙", "丙")} and b.answerable and b.answer is None
@@ -127,10 +166,17 @@ class TestBenchmarkAdapters:
             load_squad(path, "cmrc2018-trial")
 
     def test_ncppolicies_evidence_is_the_answer_in_its_document(self, tmp_path: Path) -> None:
-        write_jsonl(tmp_path / "corpus.jsonl", [{"doc_id": "d1", "text": "关于支持展会的通知 补助金额不超过50万元。"},
-                                                {"doc_id": "d2", "text": "另一份通知 内容。"}])
-        write_jsonl(tmp_path / "questions.jsonl", [{"id": "q1", "question": "补助多少？", "doc_id": "d1",
-                                                    "answer": "补助金额不超过50万元。"}])
+        write_jsonl(
+            tmp_path / "corpus.jsonl",
+            [
+                {"doc_id": "d1", "text": "关于支持展会的通知 补助金额不超过50万元。"},
+                {"doc_id": "d2", "text": "另一份通知 内容。"},
+            ],
+        )
+        write_jsonl(
+            tmp_path / "questions.jsonl",
+            [{"id": "q1", "question": "补助多少？", "doc_id": "d1", "answer": "补助金额不超过50万元。"}],
+        )
         dataset = load_ncppolicies(tmp_path)
         assert [d.id for d in dataset.corpus] == ["d1", "d2"]
         (question,) = dataset.questions
@@ -159,8 +205,10 @@ class TestBenchmarkAdapters:
 
 @pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="../shared/benchmarks is not beside the checkout")
 class TestRealBenchmarks:
-    @pytest.mark.parametrize(("name", "questions", "articles"),
-                             [("cmrc2018-trial", 1002, 256), ("cmrc2018-dev", 3219, 848), ("ncppolicies", 658, 599)])
+    @pytest.mark.parametrize(
+        ("name", "questions", "articles"),
+        [("cmrc2018-trial", 1002, 256), ("cmrc2018-dev", 3219, 848), ("ncppolicies", 658, 599)],
+    )
     def test_counts(self, name: str, questions: int, articles: int) -> None:
         dataset = load_dataset(name, EvalSettings(shared_dir=SHARED))
         assert len(dataset.questions) == questions
@@ -179,8 +227,10 @@ class TestBenchmarkIndexCache:
         assert cache_key(b"x", settings) != cache_key(b"x", IndexSettings(model="m1", chunk_max_chars=100))
 
     def test_second_preparation_embeds_nothing(self, tmp_path: Path) -> None:
-        docs = (CorpusDoc("P1", "潼南柠檬", "潼南柠檬年产值达75亿元。出口份额居全国第一。"),
-                CorpusDoc("P2", "江津班列", "江津班列开行1804列。"))
+        docs = (
+            CorpusDoc("P1", "潼南柠檬", "潼南柠檬年产值达75亿元。出口份额居全国第一。"),
+            CorpusDoc("P2", "江津班列", "江津班列开行1804列。"),
+        )
         dataset = EvalDataset("bench", tmp_path / "src", (), docs)
         index_settings = IndexSettings(model="fake/bigram-hash", index_dir=tmp_path / "unused")
         eval_settings = EvalSettings(eval_cache_dir=tmp_path / "cache")

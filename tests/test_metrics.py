@@ -35,8 +35,9 @@ def result(
     type: str = "number",
     district: str | None = None,
 ) -> QuestionResult:
-    return QuestionResult("q", type, district, answerable, gold if answerable else None, hits, hits, relevant, 1.0,
-                          answer)
+    return QuestionResult(
+        "q", type, district, answerable, gold if answerable else None, hits, hits, relevant, 1.0, answer
+    )
 
 
 def outcome(text: str | None, abstained: bool = False, citations: tuple[bool, ...] = ()) -> AnswerOutcome:

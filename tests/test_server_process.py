@@ -103,8 +103,9 @@ def test_cli_search_prints_what_the_server_returns(server: str, real_index_dir: 
     """The DESIGN invariant across processes: same query, same index -> same ranking from server and CLI."""
     query = "綦江电解铝产能占全市多少？"
     served = post(server, "/search", {"query": query, "k": 5})
+    command = [sys.executable, "-m", "policyqa.cli", "search", query, "-k", "5", "--json"]
     printed = subprocess.run(
-        [sys.executable, "-m", "policyqa.cli", "search", query, "-k", "5", "--json", "--index-dir", str(real_index_dir)],
+        [*command, "--index-dir", str(real_index_dir)],
         cwd=ROOT,
         capture_output=True,
         text=True,
