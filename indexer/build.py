@@ -17,13 +17,14 @@ import numpy as np
 from indexer.chunking import chunk_article
 from indexer.districts import Gazetteer, make_tokenizer
 from indexer.embedding import Embedder
-from indexer.manifest import IndexMismatchError, Manifest, check_model, package_versions
+from indexer.manifest import FORMAT_VERSION, IndexMismatchError, Manifest, check_model, package_versions
 from indexer.records import Article, Skipped
 from indexer.serialize import insert_article, insert_chunk
 from indexer.settings import IndexSettings
 from indexer.sources import iter_source_files, read_articles
 from indexer.sparse import SparseIndex, SparseTokenizer, decode_tokens, encode_tokens, load_stopwords
 from indexer.store import (
+    ARTICLE_BM25_DIR,
     BM25_DIR,
     DATABASE,
     MANIFEST,
@@ -142,6 +143,16 @@ def _embed_missing(
     return vectors
 
 
+def _article_sparse(conn: sqlite3.Connection) -> SparseIndex:
+    """Whole-article BM25 from the stored chunk tokens: document-level evidence for ranking passages, without
+    re-tokenising the corpus (an overlap sentence counts twice, which barely moves article scores)."""
+    tokens: dict[str, list[str]] = {}
+    for article_id, stored in conn.execute("SELECT article_id, tokens FROM chunks ORDER BY article_id, id"):
+        tokens.setdefault(article_id, []).extend(decode_tokens(stored))
+    keys = sorted(tokens)
+    return SparseIndex.build([tokens[k] for k in keys], range(len(keys)), keys)
+
+
 def build_index(
     paths: Sequence[Path],
     settings: IndexSettings,
@@ -157,6 +168,9 @@ def build_index(
     with writer_lock(index_dir):
         previous = None if rebuild else current_generation(index_dir)
         manifest = Manifest.read(previous / MANIFEST) if previous else None
+        if manifest and manifest.format_version != FORMAT_VERSION:
+            # An index written by an older policyqa is rebuilt in full rather than patched.
+            previous, manifest = None, None
         if manifest and manifest.model != settings.model:
             raise IndexMismatchError(
                 f"the index at {index_dir} was built with model {manifest.model!r}, the configured model is "
@@ -262,6 +276,7 @@ def _write_generation(
 
     rows = conn.execute("SELECT id, tokens FROM chunks ORDER BY id").fetchall()
     SparseIndex.build([decode_tokens(t) for _, t in rows], [r for r, _ in rows]).save(generation / BM25_DIR)
+    _article_sparse(conn).save(generation / ARTICLE_BM25_DIR)
     conn.commit()
     articles, chunks = _counts(conn)
     conn.close()

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-FORMAT_VERSION = 1
+# 2: adds the whole-article BM25 index.
+FORMAT_VERSION = 2
 _VERSIONED = ("policyqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "jieba", "bm25s")
 
 
@@ -34,13 +35,18 @@ class Manifest:
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format_version") != FORMAT_VERSION:
+        """Any format version, for the indexer to decide what to do; `load` refuses other versions."""
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        manifest = cls.read(path)
+        if manifest.format_version != FORMAT_VERSION:
             raise IndexMismatchError(
-                f"index at {path.parent} has format version {data.get('format_version')}, this policyqa reads "
-                f"version {FORMAT_VERSION}: rebuild it with `policyqa index --rebuild`"
+                f"index at {path.parent} has format version {manifest.format_version}, this policyqa reads "
+                f"version {FORMAT_VERSION}: rebuild it with `policyqa index --index-dir {path.parent.parent}`"
             )
-        return cls(**data)
+        return manifest
 
 
 def package_versions() -> dict[str, str]:

@@ -12,7 +12,7 @@ from indexer.manifest import Manifest
 from indexer.records import Article, Chunk
 from indexer.serialize import ARTICLE_COLUMNS, CHUNK_COLUMNS, article_from_row, chunk_from_row
 from indexer.sparse import SparseIndex
-from indexer.store import BM25_DIR, DATABASE, MANIFEST, VECTORS, require_generation
+from indexer.store import ARTICLE_BM25_DIR, BM25_DIR, DATABASE, MANIFEST, VECTORS, require_generation
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,14 @@ class LoadedIndex:
     chunks: Mapping[int, Chunk]  # keyed by row id, which is also the FAISS id and BM25's row id
     vectors: Any  # faiss.IndexIDMap2 over inner product
     sparse: SparseIndex
+    article_sparse: SparseIndex  # whole articles; `keys` holds their ids
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
     import faiss
 
     generation = require_generation(index_dir)
-    manifest = Manifest.read(generation / MANIFEST)
+    manifest = Manifest.load(generation / MANIFEST)
     conn = sqlite3.connect(f"file:{generation / DATABASE}?mode=ro", uri=True)
     try:
         articles = {row[0]: article_from_row(row) for row in conn.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles")}
@@ -41,4 +42,5 @@ def load_index(index_dir: Path) -> LoadedIndex:
         conn.close()
     vectors = faiss.read_index(str(generation / VECTORS))
     sparse = SparseIndex.load(generation / BM25_DIR)
-    return LoadedIndex(index_dir, generation, manifest, articles, chunks, vectors, sparse)
+    article_sparse = SparseIndex.load(generation / ARTICLE_BM25_DIR)
+    return LoadedIndex(index_dir, generation, manifest, articles, chunks, vectors, sparse, article_sparse)

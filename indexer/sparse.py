@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 _ROW_IDS = "row_ids.npy"
+_KEYS = "keys.json"
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 
 
@@ -43,31 +44,36 @@ class SparseTokenizer:
 
 @dataclass(frozen=True)
 class SparseIndex:
-    """A bm25s model plus the chunk row id of each of its documents."""
+    """A bm25s model plus what each of its documents is: a chunk row id, and for whole articles their ids."""
 
     model: Any
     row_ids: np.ndarray
+    keys: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, token_lists: Sequence[Sequence[str]], row_ids: Sequence[int]) -> SparseIndex:
+    def build(
+        cls, token_lists: Sequence[Sequence[str]], row_ids: Sequence[int], keys: Sequence[str] = ()
+    ) -> SparseIndex:
         import bm25s
 
         model = bm25s.BM25(k1=1.2, b=0.75)
         # An empty document still needs a column, hence create_empty_token.
         model.index([list(tokens) for tokens in token_lists], show_progress=False)
-        return cls(model=model, row_ids=np.asarray(row_ids, dtype=np.int64))
+        return cls(model=model, row_ids=np.asarray(row_ids, dtype=np.int64), keys=tuple(keys))
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.model.save(str(directory), show_progress=False)
         np.save(directory / _ROW_IDS, self.row_ids)
+        (directory / _KEYS).write_text(json.dumps(list(self.keys), ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> SparseIndex:
         import bm25s
 
         model = bm25s.BM25.load(str(directory), show_progress=False)
-        return cls(model=model, row_ids=np.load(directory / _ROW_IDS))
+        keys = tuple(json.loads((directory / _KEYS).read_text(encoding="utf-8")))
+        return cls(model=model, row_ids=np.load(directory / _ROW_IDS), keys=keys)
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every document, aligned with `row_ids` (zeros when no token is known)."""

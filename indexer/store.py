@@ -1,9 +1,9 @@
 """The index directory on disk: generations swapped in atomically, a writer lock, and the SQLite schema.
 
 Layout: `<index_dir>/CURRENT` names the live generation directory (`gen-*`), which holds `manifest.json`,
-`store.sqlite`, `vectors.faiss` and `bm25/`. A writer builds a whole new generation beside the live one and
-then replaces CURRENT in one rename, so a reader sees either the old index or the new one, never a mix, and
-killing a writer at any moment leaves the old one servable.
+`store.sqlite`, `vectors.faiss`, `bm25/` (chunks) and `bm25-articles/` (whole articles). A writer builds a whole
+new generation beside the live one and then replaces CURRENT in one rename, so a reader sees either the old index
+or the new one, never a mix, and killing a writer at any moment leaves the old one servable.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
+ARTICLE_BM25_DIR = "bm25-articles"
 _LOCK = ".lock"
 
 SCHEMA = """

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policyqa.errors import guarded
+from policyqa.progress import embedding_progress
 
 if TYPE_CHECKING:
     from eval.loaders import EvalDataset
@@ -28,24 +29,6 @@ MAX_K = 50
 def _fail(message: str) -> int:
     print(f"policyqa: {message}", file=sys.stderr)
     return 2
-
-
-def _embedding_progress() -> Callable[[int, int], None]:
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if not sys.stderr.isatty():
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-
-    return progress
 
 
 def _write_report(
@@ -118,7 +101,7 @@ def execute(
 
     try:
         dataset = load_dataset(args.dataset, eval_settings).limited(args.limit)
-        index_settings, built = prepare_index(dataset, configured, eval_settings, embedder, _embedding_progress())
+        index_settings, built = prepare_index(dataset, configured, eval_settings, embedder, embedding_progress())
         if built.embedded:
             print(f"indexed {index_settings.index_dir}: {built.embedded} chunks embedded", file=sys.stderr)
         shared = embedder() if loaded or embedder_factory else None

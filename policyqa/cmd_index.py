@@ -7,6 +7,7 @@ import json
 import sys
 
 from policyqa.errors import guarded
+from policyqa.progress import embedding_progress
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,22 +23,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"policyqa: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
 
-    bar = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if not sys.stderr.isatty():
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
-        bar.update(done - bar.n)
+    progress = embedding_progress()
 
     def work() -> int:
         report = build_index(paths, settings, lambda: load_embedder(settings), rebuild=args.rebuild, progress=progress)
-        if bar is not None:
-            bar.close()
         summary = report.as_dict()
         if args.json:
             print(json.dumps(summary, ensure_ascii=False))

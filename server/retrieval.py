@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from indexer.records import Article, Chunk
 from indexer.sparse import SparseTokenizer
 from server.rerank import Reranker
 
+Key = TypeVar("Key", int, str)
 Mode = Literal["bm25", "dense", "rrf", "hybrid"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "rrf", "hybrid")
 
@@ -54,6 +55,7 @@ class Candidates:
     dense: Mapping[int, float]
     sparse: Mapping[int, float]
     named: tuple[str, ...]  # districts the query names (hybrid mode, no hard filter)
+    articles: Mapping[str, float]  # whole-article BM25 scores by article id (fusion modes)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def _shingles(text: str, n: int = 4) -> frozenset[str]:
     return frozenset(compact[i : i + n] for i in range(max(1, len(compact) - n + 1)))
 
 
-def _ranks(scores: Mapping[int, float]) -> dict[int, int]:
+def _ranks(scores: Mapping[Key, float]) -> dict[Key, int]:
     return {row: rank for rank, row in enumerate(sorted(scores, key=lambda r: -scores[r]), start=1)}
 
 
@@ -146,7 +148,16 @@ class Retriever:
         dense = self._dense(vector, allowed) if vector is not None else {}
         sparse = self._sparse(query, allowed) if mode != "dense" else {}
         named = self.gazetteer.find(query) if mode == "hybrid" and hard is None else ()
-        return Candidates(query, vector, dense, sparse, named)
+        articles = self._articles(query) if mode in ("rrf", "hybrid") and self.config.article_weight else {}
+        return Candidates(query, vector, dense, sparse, named, articles)
+
+    def _articles(self, query: str) -> dict[str, float]:
+        index = self.index.article_sparse
+        scores = index.scores(self.tokenizer.tokenize(query))
+        n = min(self.config.candidates, int(np.count_nonzero(scores)))
+        if n == 0:
+            return {}
+        return {index.keys[i]: float(scores[i]) for i in np.argpartition(-scores, n - 1)[:n]}
 
     def search(self, query: str, k: int = 10, district: str | None = None, mode: Mode = "hybrid") -> list[Passage]:
         return self.rank(self.candidates(query, district, mode), k, mode)
@@ -159,16 +170,18 @@ class Retriever:
             for row, rank in _ranks(scores).items():
                 fused[row] = fused.get(row, 0.0) + weight / (cfg.rrf_k + rank)
         if cfg.article_weight:
-            # A passage from an article that ranks high as a whole is more likely the one that answers.
-            for weight, scores in lists:
-                best: dict[str, float] = {}
-                for row, score in scores.items():
-                    article = self.index.chunks[row].article_id
-                    best[article] = max(best.get(article, score), score)
-                article_rank = _ranks(best)
-                for row in scores:
-                    rank = article_rank[self.index.chunks[row].article_id]
-                    fused[row] += cfg.article_weight * weight / (cfg.rrf_k + rank)
+            # A passage from an article that ranks high as a whole is more likely the one that answers: whole-article
+            # BM25, and for dense each article's best passage, since one vector per article would blur long ones.
+            best_dense: dict[str, float] = {}
+            for row, score in found.dense.items():
+                article = self.index.chunks[row].article_id
+                best_dense[article] = max(best_dense.get(article, score), score)
+            article_lists = ((cfg.dense_weight, _ranks(best_dense)), (cfg.sparse_weight, _ranks(found.articles)))
+            for row in fused:
+                article = self.index.chunks[row].article_id
+                for weight, ranks in article_lists:
+                    if article in ranks:
+                        fused[row] += cfg.article_weight * weight / (cfg.rrf_k + ranks[article])
         return fused
 
     def rank(self, found: Candidates, k: int = 10, mode: Mode = "hybrid") -> list[Passage]:
