@@ -24,9 +24,9 @@ class IndexSettings(BaseSettings):
     # Pinned: with both cores contended, torch's default can make one query ten times slower.
     torch_threads: int = 2
     batch_size: int = 16
-    chunk_max_chars: int = 220
-    chunk_overlap_sentences: int = 1
-    chunk_context: bool = True
+    chunk_max_chars: int = ChunkerSettings.max_chars
+    chunk_overlap_sentences: int = ChunkerSettings.overlap_sentences
+    chunk_context: bool = ChunkerSettings.context
 
     def chunker(self) -> ChunkerSettings:
         return ChunkerSettings(

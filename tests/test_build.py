@@ -51,7 +51,7 @@ def test_first_build_indexes_every_article_verbatim(corpus: Path, tmp_path: Path
     for chunk in index.chunks.values():
         assert index.articles[chunk.article_id].text[chunk.start : chunk.end] == chunk.text
     assert index.manifest.model == "fake/bigram-hash" and index.manifest.dim == 64
-    assert index.manifest.chunker["max_chars"] == 220
+    assert index.manifest.chunker["max_chars"] == 350
 
 
 def test_second_run_embeds_nothing_and_keeps_the_generation(corpus: Path, tmp_path: Path) -> None:

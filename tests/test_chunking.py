@@ -124,8 +124,11 @@ def test_seed_chunks(seeds: dict[str, Article], gaz: Gazetteer, max_chars: int) 
 
 
 def test_seed_chunk_counts_and_determinism(seeds: dict[str, Article], gaz: Gazetteer) -> None:
-    counts = {k: len(chunk_article(a, DEFAULT, gaz)) for k, a in seeds.items()}
+    at_220 = ChunkerSettings(max_chars=220)
+    counts = {k: len(chunk_article(a, at_220, gaz)) for k, a in seeds.items()}
     assert 150 <= sum(counts.values()) <= 260, counts
+    fewer = sum(len(chunk_article(a, DEFAULT, gaz)) for a in seeds.values())
+    assert DEFAULT.max_chars > 220 and fewer < sum(counts.values())
     article = seeds["003_115a21c0de3ff03d"]
     assert chunk_article(article, DEFAULT, gaz) == chunk_article(article, DEFAULT, gaz)
 
