@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,13 @@ class SentenceTransformerEmbedder:
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.passage_prompt)
+
+
+def pin_torch_threads(threads: int) -> None:
+    """Applies only once torch is loaded: a fake embedder never imports it."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
 
 
 def load_embedder(settings: IndexSettings) -> SentenceTransformerEmbedder:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from indexer.districts import Gazetteer, make_tokenizer
-from indexer.embedding import Embedder, load_embedder
+from indexer.embedding import Embedder, load_embedder, pin_torch_threads
 from indexer.manifest import check_model
 from indexer.reader import LoadedIndex, load_index
 from indexer.settings import IndexSettings
@@ -30,6 +30,7 @@ def load_resources(
     """Load the index and the model once. A mismatched index fails here, with the fix in the message."""
     index = load_index(index_settings.index_dir)
     embedder = embedder or load_embedder(index_settings)
+    pin_torch_threads(server_settings.query_threads)
     check_model(
         index.manifest,
         index_settings.index_dir,

@@ -14,6 +14,10 @@ class ServerSettings(BaseSettings):
     port: int = 8000
     max_query_chars: int = 500
     max_k: int = 50
+    # Torch threads while answering queries (indexing keeps POLICYQA_TORCH_THREADS). Measured on 2 cores: one
+    # thread embeds a query in 18 ms p50 whatever OpenMP's wait policy; two take 14 ms busy-waiting but 26 ms
+    # passive, and hundreds of ms busy-waiting once the cores are contended. One also leaves a core per request.
+    query_threads: int = 1
 
     # Retrieval; the defaults are RetrievalConfig's, chosen by measurement (bench/tune_retrieval.py).
     rrf_k: float = RetrievalConfig.rrf_k
