@@ -19,7 +19,7 @@ from indexer.reader import LoadedIndex
 if TYPE_CHECKING:
     from server.retrieval import Retriever
 
-ALL_MODES = ("bm25", "dense", "rrf", "hybrid")
+ALL_MODES = ("bm25", "dense", "fused", "hybrid")
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--retriever",
         default="hybrid",
-        choices=["bm25", "dense", "rrf", "hybrid", "all"],
-        help="rrf: fusion only; hybrid: fusion plus district awareness (what the server uses)",
+        choices=["bm25", "dense", "fused", "hybrid", "all"],
+        help="fused: fusion only; hybrid: fusion plus district awareness (what the server uses)",
     )
     evaluate.add_argument("--k", type=int, default=10)
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N questions (quick checks)")

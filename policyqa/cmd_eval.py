@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from indexer.settings import IndexSettings
     from server.resources import Resources
 
-MODES = ("bm25", "dense", "rrf", "hybrid")
+MODES = ("bm25", "dense", "fused", "hybrid")
 MAX_K = 50
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.fusion import Fusion
 from server.retrieval import RetrievalConfig
 
 
@@ -20,6 +21,7 @@ class ServerSettings(BaseSettings):
     query_threads: int = 1
 
     # Retrieval; the defaults are RetrievalConfig's, chosen by measurement (bench/tune_retrieval.py).
+    fusion: Fusion = RetrievalConfig.fusion
     rrf_k: float = RetrievalConfig.rrf_k
     dense_weight: float = RetrievalConfig.dense_weight
     sparse_weight: float = RetrievalConfig.sparse_weight
@@ -37,6 +39,7 @@ class ServerSettings(BaseSettings):
 
     def retrieval(self) -> RetrievalConfig:
         return RetrievalConfig(
+            fusion=self.fusion,
             rrf_k=self.rrf_k,
             dense_weight=self.dense_weight,
             sparse_weight=self.sparse_weight,

@@ -7,10 +7,8 @@ district filter has an unambiguous answer. Retrieval, answering, FAISS and BM25 
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,34 +16,11 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.build import build_index
-from indexer.settings import IndexSettings
 from server.app import STATIC_DIR, create_app
-from server.resources import Resources, load_resources
+from server.resources import Resources
 from server.settings import ServerSettings
-from tests.fakes import FakeEmbedder
+from tests.samples import sample_resources
 
-SEED_CORPUS = Path(__file__).resolve().parents[1] / "corpus"
-CHENGKOU = """---
-title: 城口老腊肉走出大巴山
-date: 2023-12-01
-source: 测试日报
----
-
-城口县地处大巴山腹地，山高林密。
-
-今年以来，城口县老腊肉年产量达到1.8万吨，带动2.3万户农户增收。城口县还建成了5个山地鸡养殖基地，年出栏山地鸡120万只。
-"""
-SHIZHU = """---
-title: 石柱黄连产业链加快延伸
-date: 2023-11-20
-source: 测试日报
----
-
-石柱土家族自治县是全国最大的黄连生产基地。
-
-石柱县黄连种植面积达到6.5万亩，年产值超过15亿元，黄连深加工企业增至12家。
-"""
 # Every bad input check_api.py sends, plus the ones a careless client sends most.
 BAD_SEARCH_BODIES = [
     ({"query": ""}, "empty query"),
@@ -80,15 +55,7 @@ BAD_ASK_BODIES = [
 
 @pytest.fixture(scope="module")
 def resources(tmp_path_factory: pytest.TempPathFactory) -> Resources:
-    root = tmp_path_factory.mktemp("api")
-    corpus = root / "corpus"
-    shutil.copytree(SEED_CORPUS, corpus)
-    (corpus / "chengkou.md").write_text(CHENGKOU, encoding="utf-8")
-    (corpus / "shizhu.md").write_text(SHIZHU, encoding="utf-8")
-    settings = IndexSettings(index_dir=root / "index", model="fake/bigram-hash")
-    embedder = FakeEmbedder()
-    build_index([corpus], settings, lambda: embedder)
-    return load_resources(settings, ServerSettings(), embedder=embedder)
+    return sample_resources(tmp_path_factory.mktemp("api"))
 
 
 @pytest.fixture(scope="module")

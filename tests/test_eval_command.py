@@ -154,7 +154,7 @@ def test_all_retrievers_print_a_table_a_json_line_and_write_the_report(
     code, out, _ = run_eval(workspace, capsys, "--dataset", str(workspace.questions), "--retriever", "all", "--json")
     assert code == 0
     summaries = last_json(out)
-    assert [s["retriever"] for s in summaries] == ["bm25", "dense", "rrf", "hybrid"]
+    assert [s["retriever"] for s in summaries] == ["bm25", "dense", "fused", "hybrid"]
     for summary in summaries:
         assert set(summary) >= REQUIRED
         assert summary["dataset"] == "questions" and summary["questions"] == 4 and summary["unanswerable"] == 1
@@ -167,7 +167,7 @@ def test_all_retrievers_print_a_table_a_json_line_and_write_the_report(
     bm25 = summaries[0]
     assert bm25["recall@1"] == 1.0 and bm25["mrr@10"] == 1.0
     rows = [line.split()[0] for line in out.splitlines() if line.split()]
-    assert {"bm25", "dense", "rrf", "hybrid"} <= set(rows)
+    assert {"bm25", "dense", "fused", "hybrid"} <= set(rows)
     assert any(line.startswith("report: ") for line in out.splitlines())
 
     reports = workspace.scratch / "reports"
