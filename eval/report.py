@@ -59,8 +59,9 @@ def git_commit(repo: Path = REPO_ROOT) -> str:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
+        # The reports are this command's own output: rewriting them does not change what produced the figures.
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)eval/reports"],
             cwd=repo,
             capture_output=True,
             text=True,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from eval.report import git_commit
 from eval.settings import REPO_ROOT, EvalSettings
 from indexer.build import build_index
 from indexer.settings import IndexSettings
@@ -274,3 +276,21 @@ def test_evidence_that_no_article_holds_is_reported(workspace: Workspace, capsys
     assert "evidence that no indexed passage contains: typo" in report
     assert "## Misses: hybrid (1 with no hit in the top 10, 1 shown)" in report
     assert "`typo` 潼南柠檬年产值？ — evidence: 「年产值达57亿元」" in report
+
+
+def test_the_recorded_commit_is_dirty_for_code_changes_but_not_for_rewritten_reports(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "eval" / "reports").mkdir(parents=True)
+    (tmp_path / "eval" / "reports" / "d.md").write_text("old", encoding="utf-8")
+    (tmp_path / "code.py").write_text("x = 1\n", encoding="utf-8")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    head = git("rev-parse", "--short", "HEAD").strip()
+    assert git_commit(tmp_path) == head
+    (tmp_path / "eval" / "reports" / "d.md").write_text("new figures", encoding="utf-8")
+    assert git_commit(tmp_path) == head
+    (tmp_path / "code.py").write_text("x = 2\n", encoding="utf-8")
+    assert git_commit(tmp_path) == f"{head}+dirty"
