@@ -36,11 +36,10 @@ class RetrievalConfig:
     best reciprocal rank fusion (rrf_k 10, BM25 1.3) scored 0.944 and the textbook RRF (rrf_k 60, equal) 0.916."""
 
     fusion: Fusion = "convex"
-    rrf_k: float = 10.0
+    rrf_k: float = 10.0  # only for fusion="rrf"; convex fusion normalises the two weights to sum to one
     dense_weight: float = 1.0
     sparse_weight: float = 0.7
     candidates: int = 100
-    # rrf_k is used only by fusion="rrf"; with "convex" the weights are normalised to sum to one.
     # Weight of the passage's article score (whole-article BM25 and the article's best passage, fused alike).
     article_weight: float = 0.5
     # Multiplies the fused score of a passage tagged with a district the query names.
@@ -51,7 +50,8 @@ class RetrievalConfig:
 
 @dataclass(frozen=True)
 class Candidates:
-    """Scored candidates of one query: dense cosines and BM25 scores by chunk row id."""
+    """Scored candidates of one query: dense cosines and BM25 scores by chunk row id. In the fusion modes both maps
+    cover the union of the two top lists (BM25 only where it is above zero)."""
 
     query: str
     vector: np.ndarray | None
@@ -148,7 +148,7 @@ class Retriever:
     ) -> None:
         """Give every candidate both scores: one retriever's top list holds passages the other ranked lower, and
         fusing with a missing score treats "ranked 150th" like "not relevant at all"."""
-        rows = self.index.sparse.row_ids
+        rows = self.index.sparse.row_ids  # ascending: the BM25 matrix is built from the chunks ordered by id
         for row in dense.keys() - sparse.keys():
             position = int(np.searchsorted(rows, row))
             if position < len(rows) and rows[position] == row and bm25[position] > 0:

@@ -46,7 +46,7 @@ def test_a_named_district_is_preferred(retriever: Retriever) -> None:
 
 def test_the_district_boost_multiplies_exactly_the_tagged_passages(retriever: Retriever) -> None:
     found = retriever.candidates("石柱的产业产值")
-    assert found.named == ("石柱县",) or "石柱" in "".join(found.named)
+    assert any("石柱" in d for d in found.named)
     neutral = dataclasses.replace(retriever, config=dataclasses.replace(retriever.config, district_boost=1.0))
     base = {p.row_id: p for p in neutral.rank(found, k=50)}
     boosted = {p.row_id: p for p in retriever.rank(found, k=50)}
