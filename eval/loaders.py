@@ -4,6 +4,9 @@ CMRC 2018 (SQuAD format): each paragraph is an article (id = the paragraph id), 
 answer texts, keyed by that paragraph (alternatives: any one counts). ncppolicies: each document is an article
 (id = doc_id), each question's evidence is its `answer` span, keyed by its doc_id. Both are read from the shared
 folder at run time; their corpora are written to the eval cache as JSONL (id, title, text) for the indexer.
+
+A folder with `corpus.jsonl` (id, title, text) and `questions.jsonl` (the gold format) is a dataset with its own
+corpus: `district-policies`, the synthetic policy-document tuning set in eval/datasets/, is one.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from eval.questions import DatasetError, EvalQuestion, load_questions_jsonl
 from eval.settings import EvalSettings
 
 BENCHMARKS = ("cmrc2018-trial", "cmrc2018-dev", "ncppolicies")
-NAMED = ("corpus_gold", *BENCHMARKS)
+NAMED = ("corpus_gold", "district-policies", *BENCHMARKS)
+FOLDER_FILES = ("corpus.jsonl", "questions.jsonl")
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,27 @@ def load_ncppolicies(folder: Path, name: str = "ncppolicies") -> EvalDataset:
     return EvalDataset(name, folder, tuple(questions), tuple(docs))
 
 
+def load_corpus_folder(folder: Path, name: str) -> EvalDataset:
+    """A folder holding its own corpus (`corpus.jsonl`: id, title, text) and questions in the gold format, whose
+    evidence names the corpus ids it sits in."""
+    corpus_path, questions_path = (folder / f for f in FOLDER_FILES)
+    docs: list[CorpusDoc] = []
+    try:
+        for row in _read_jsonl(corpus_path):
+            docs.append(CorpusDoc(str(row["id"]), str(row.get("title") or ""), row["text"]))
+    except (KeyError, TypeError, AttributeError) as error:
+        raise DatasetError(f"{corpus_path}: every line needs id and text: missing {error}") from error
+    known = {d.id for d in docs}
+    if len(known) != len(docs):
+        raise DatasetError(f"{corpus_path}: document ids are not unique")
+    questions = load_questions_jsonl(questions_path)
+    for question in questions:
+        unknown = sorted(str(a) for a in question.evidence if a not in known)
+        if unknown:
+            raise DatasetError(f"{questions_path}: question {question.id} names unknown document(s) {unknown}")
+    return EvalDataset(name, folder, questions, tuple(docs))
+
+
 def load_dataset(name: str, settings: EvalSettings) -> EvalDataset:
     """A dataset name from NAMED, or a path to a JSONL question file over the configured corpus."""
     benchmarks = settings.shared_dir / "benchmarks"
@@ -127,7 +152,16 @@ def load_dataset(name: str, settings: EvalSettings) -> EvalDataset:
         return load_squad(benchmarks / "cmrc2018" / f"cmrc2018_{split}.json", name)
     if name == "ncppolicies":
         return load_ncppolicies(benchmarks / "ncppolicies", name)
+    if name == "district-policies":
+        return load_corpus_folder(settings.district_policies_dir, name)
     path = Path(name)
+    if path.is_dir():
+        if not all((path / f).is_file() for f in FOLDER_FILES):
+            raise DatasetError(f"dataset folder {path} needs {' and '.join(FOLDER_FILES)}")
+        return load_corpus_folder(path, path.name)
     if not path.is_file():
-        raise DatasetError(f"unknown dataset {name!r}: use one of {', '.join(NAMED)} or a path to a JSONL file")
+        raise DatasetError(
+            f"unknown dataset {name!r}: use one of {', '.join(NAMED)}, a JSONL question file, or a folder with "
+            f"{' and '.join(FOLDER_FILES)}"
+        )
     return EvalDataset(path.stem, path, load_questions_jsonl(path))

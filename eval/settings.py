@@ -18,5 +18,7 @@ class EvalSettings(BaseSettings):
     eval_cache_dir: Path = Path("~/.cache/policyqa/eval").expanduser()
     eval_reports_dir: Path = REPO_ROOT / "eval" / "reports"
     gold_path: Path = REPO_ROOT / "eval" / "datasets" / "corpus_gold.jsonl"
+    # Synthetic district policy documents with their questions: a tuning set of many similar long documents.
+    district_policies_dir: Path = REPO_ROOT / "eval" / "datasets" / "district_policies"
     # Passages handed to the answerer, as /ask does.
     answer_passages: int = 5

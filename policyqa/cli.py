@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--dataset",
         default="corpus_gold",
-        help="corpus_gold, cmrc2018-trial, cmrc2018-dev, ncppolicies or a JSONL path",
+        help="corpus_gold, district-policies, cmrc2018-trial, cmrc2018-dev, ncppolicies, a JSONL question file "
+        "(over the configured corpus) or a folder with corpus.jsonl and questions.jsonl",
     )
     evaluate.add_argument(
         "--retriever",

@@ -202,6 +202,39 @@ class TestBenchmarkAdapters:
         assert dataset.name == "mine" and dataset.corpus is None
         assert dataset.limited(None) is dataset
 
+    def test_a_folder_brings_its_own_corpus(self, tmp_path: Path) -> None:
+        write_jsonl(tmp_path / "corpus.jsonl", [{"id": "d1", "title": "标题", "text": "潼南柠檬年产值达75亿元。"}])
+        question = {"id": "q1", "question": "产值多少？", "evidence": {"d1": ["75亿元"]}, "answer": "75亿元"}
+        write_jsonl(tmp_path / "questions.jsonl", [question])
+        dataset = load_dataset(str(tmp_path), EvalSettings())
+        assert dataset.name == tmp_path.name
+        assert dataset.corpus == (CorpusDoc("d1", "标题", "潼南柠檬年产值达75亿元。"),)
+        assert dataset.questions[0].evidence == {"d1": ("75亿元",)}
+
+    def test_a_folder_with_bad_parts_is_refused(self, tmp_path: Path) -> None:
+        with pytest.raises(DatasetError, match=r"needs corpus\.jsonl and questions\.jsonl"):
+            load_dataset(str(tmp_path), EvalSettings())
+        write_jsonl(tmp_path / "corpus.jsonl", [{"id": "d1", "text": "文本"}])
+        write_jsonl(tmp_path / "questions.jsonl", [{"id": "q1", "question": "问", "evidence": {"d9": ["文"]}}])
+        with pytest.raises(DatasetError, match=r"q1 names unknown document\(s\) \['d9'\]"):
+            load_dataset(str(tmp_path), EvalSettings())
+        write_jsonl(tmp_path / "corpus.jsonl", [{"id": "d1", "text": "文本"}, {"id": "d1", "text": "又一篇"}])
+        with pytest.raises(DatasetError, match="not unique"):
+            load_dataset(str(tmp_path), EvalSettings())
+        write_jsonl(tmp_path / "corpus.jsonl", [{"id": "d1"}])
+        with pytest.raises(DatasetError, match="needs id and text"):
+            load_dataset(str(tmp_path), EvalSettings())
+
+    def test_the_district_policies_tuning_set_is_whole_and_verbatim(self) -> None:
+        dataset = load_dataset("district-policies", EvalSettings())
+        texts = {d.id: d.text for d in dataset.corpus}
+        assert len(texts) >= 60 and len(dataset.questions) >= 180
+        for question in dataset.questions:
+            assert question.district and question.answer
+            for article, items in question.evidence.items():
+                assert all(e in texts[article] for e in items), question.id
+                assert any(question.answer in e for e in items), question.id
+
 
 @pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="../shared/benchmarks is not beside the checkout")
 class TestRealBenchmarks:
