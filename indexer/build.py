@@ -22,7 +22,14 @@ from indexer.records import Article, Skipped
 from indexer.serialize import insert_article, insert_chunk
 from indexer.settings import IndexSettings
 from indexer.sources import iter_source_files, read_articles
-from indexer.sparse import SparseIndex, SparseTokenizer, decode_tokens, encode_tokens, load_stopwords
+from indexer.sparse import (
+    SparseIndex,
+    SparseSettings,
+    SparseTokenizer,
+    decode_tokens,
+    encode_tokens,
+    load_stopwords,
+)
 from indexer.store import (
     ARTICLE_BM25_DIR,
     BM25_DIR,
@@ -143,14 +150,14 @@ def _embed_missing(
     return vectors
 
 
-def _article_sparse(conn: sqlite3.Connection) -> SparseIndex:
+def _article_sparse(conn: sqlite3.Connection, settings: SparseSettings) -> SparseIndex:
     """Whole-article BM25 from the stored chunk tokens: document-level evidence for ranking passages, without
     re-tokenising the corpus (an overlap sentence counts twice, which barely moves article scores)."""
     tokens: dict[str, list[str]] = {}
     for article_id, stored in conn.execute("SELECT article_id, tokens FROM chunks ORDER BY article_id, id"):
         tokens.setdefault(article_id, []).extend(decode_tokens(stored))
     keys = sorted(tokens)
-    return SparseIndex.build([tokens[k] for k in keys], range(len(keys)), keys)
+    return SparseIndex.build([tokens[k] for k in keys], range(len(keys)), keys, settings)
 
 
 def build_index(
@@ -181,7 +188,10 @@ def build_index(
         if previous:
             with sqlite3.connect(previous / DATABASE) as old:
                 old_sources = _old_sources(old)
-        rechunk_all = manifest is not None and manifest.chunker != asdict(chunker)
+        # Other chunking or BM25 settings: every article is chunked and tokenised again; vectors are reused.
+        rechunk_all = manifest is not None and (
+            manifest.chunker != asdict(chunker) or manifest.sparse != asdict(settings.sparse())
+        )
         scan = _scan(paths, old_sources, rechunk_all)
         if previous and manifest and not scan.changed and not scan.gone:
             return BuildReport(
@@ -225,7 +235,7 @@ def _write_generation(
     taken = {row[0] for row in conn.execute("SELECT article_id FROM articles")}
 
     tokenizer = SparseTokenizer(gazetteer.tokenizer or make_tokenizer(gazetteer), load_stopwords())
-    chunker = settings.chunker()
+    chunker, sparse = settings.chunker(), settings.sparse()
     new_rows: list[tuple[int, str, str, str]] = []  # row id, embed hash, embed text, identity
     for key, articles in by_file.items():
         kept_ids = []
@@ -237,7 +247,8 @@ def _write_generation(
             kept_ids.append(article.article_id)
             insert_article(conn, article, key)
             for chunk in chunk_article(article, chunker, gazetteer):
-                row = insert_chunk(conn, chunk, encode_tokens(tokenizer.tokenize(chunk.embed_text or chunk.text)))
+                tokens = tokenizer.passage_tokens(article.title, chunk.section, chunk.text, sparse)
+                row = insert_chunk(conn, chunk, encode_tokens(tokens))
                 new_rows.append(
                     (row, chunk.embed_hash, chunk.embed_text or chunk.text, f"{chunk.chunk_id}|{chunk.embed_hash}")
                 )
@@ -275,8 +286,10 @@ def _write_generation(
         vectors.add_with_ids(stacked.astype(np.float32), np.asarray([r for r, _, _, _ in new_rows], dtype=np.int64))
 
     rows = conn.execute("SELECT id, tokens FROM chunks ORDER BY id").fetchall()
-    SparseIndex.build([decode_tokens(t) for _, t in rows], [r for r, _ in rows]).save(generation / BM25_DIR)
-    _article_sparse(conn).save(generation / ARTICLE_BM25_DIR)
+    SparseIndex.build([decode_tokens(t) for _, t in rows], [r for r, _ in rows], settings=sparse).save(
+        generation / BM25_DIR
+    )
+    _article_sparse(conn, sparse).save(generation / ARTICLE_BM25_DIR)
     conn.commit()
     articles, chunks = _counts(conn)
     conn.close()
@@ -296,6 +309,7 @@ def _write_generation(
         passage_prompt=identity[2],
         embed_dtype=identity[3],
         chunker=asdict(chunker),
+        sparse=asdict(sparse),
         articles=articles,
         chunks=chunks,
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

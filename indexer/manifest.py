@@ -27,6 +27,8 @@ class Manifest:
     articles: int
     chunks: int
     created: str
+    # BM25 settings (title weight, k1, b); None in indexes written before they were settings.
+    sparse: dict[str, float] | None = None
     format_version: int = FORMAT_VERSION
     versions: dict[str, str] = field(default_factory=dict)
 

