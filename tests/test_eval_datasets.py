@@ -228,7 +228,7 @@ class TestBenchmarkAdapters:
     def test_the_district_policies_tuning_set_is_whole_and_verbatim(self) -> None:
         dataset = load_dataset("district-policies", EvalSettings())
         texts = {d.id: d.text for d in dataset.corpus}
-        assert len(texts) >= 60 and len(dataset.questions) >= 180
+        assert len(texts) == 120 and len(dataset.questions) == 360
         for question in dataset.questions:
             assert question.district and question.answer
             for article, items in question.evidence.items():
