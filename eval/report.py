@@ -52,6 +52,7 @@ class RunContext:
     retrieval: Mapping[str, Any]
     k: int
     notes: tuple[str, ...] = ()
+    bm25: Mapping[str, Any] | None = None  # title weight, k1, b, as the index manifest records them
 
 
 def git_commit(repo: Path = REPO_ROOT) -> str:
@@ -147,6 +148,7 @@ def markdown(
         f"- model: `{context.model}` (dim {context.dim}, {context.embed_dtype})",
         f"- index: `{context.index_dir}`, {context.articles} articles, {context.chunks} chunks",
         f"- chunker: `{dict(context.chunker)}`",
+        *([f"- BM25: `{dict(context.bm25)}`"] if context.bm25 else []),
         f"- retrieval config: `{dict(context.retrieval)}`; {max(context.k, 10)} passages per query, "
         "answers over the top 5",
         *(f"- note: {note}" for note in context.notes),

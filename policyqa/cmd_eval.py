@@ -58,6 +58,7 @@ def _write_report(
         articles=manifest.articles,
         chunks=manifest.chunks,
         chunker=manifest.chunker,
+        bm25=manifest.sparse,
         retrieval=asdict(resources.retriever.config),
         k=args.k,
         notes=(*notes, *limited),

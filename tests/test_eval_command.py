@@ -178,7 +178,15 @@ def test_all_retrievers_print_a_table_a_json_line_and_write_the_report(
     assert any(n.startswith("questions-") and n.endswith(".md") for n in names)
     assert (reports / "questions.png").read_bytes().startswith(b"\x89PNG")
     text = (reports / "questions.md").read_text(encoding="utf-8")
-    for expected in ("fake/bigram-hash", "'max_chars': 40", "rrf_k", "git commit", "| hybrid |", "questions.png"):
+    expected_lines = (
+        "fake/bigram-hash",
+        "'max_chars': 40",
+        "- BM25: `{'title_weight': 3",
+        "rrf_k",
+        "git commit",
+        "| hybrid |",
+    )
+    for expected in (*expected_lines, "questions.png"):
         assert expected in text
     assert set((REPO_ROOT / "eval").rglob("*")) == before  # nothing written into the repository
 
