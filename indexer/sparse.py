@@ -1,7 +1,7 @@
 """BM25 over jieba search-mode tokens, with the Chongqing gazetteer in jieba's dictionary.
 
-Chunk tokens are computed once at indexing time and kept in the database, so rebuilding the BM25 matrix after
-an article changes costs a sparse-matrix build, not a re-tokenisation of the corpus.
+Passage tokens are computed once at indexing time and kept as postings in their segment (indexer.postings);
+indexer.bm25 scores them with corpus-wide statistics.
 """
 
 from __future__ import annotations
@@ -11,13 +11,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-_ROW_IDS = "row_ids.npy"
-_KEYS = "keys.json"
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 
 
@@ -62,52 +57,6 @@ class SparseTokenizer:
         is about, far more reliably than any one sentence), its section heading, then the passage."""
         heading = section if section and section != title else ""
         return self.tokenize(title) * settings.title_weight + self.tokenize(f"{heading}\n{text}")
-
-
-@dataclass(frozen=True)
-class SparseIndex:
-    """A bm25s model plus what each of its documents is: a chunk row id, and for whole articles their ids."""
-
-    model: Any
-    row_ids: np.ndarray
-    keys: tuple[str, ...] = ()
-
-    @classmethod
-    def build(
-        cls,
-        token_lists: Sequence[Sequence[str]],
-        row_ids: Sequence[int],
-        keys: Sequence[str] = (),
-        settings: SparseSettings | None = None,
-    ) -> SparseIndex:
-        import bm25s
-
-        settings = settings or SparseSettings()
-        model = bm25s.BM25(k1=settings.k1, b=settings.b)
-        # An empty document still needs a column, hence create_empty_token.
-        model.index([list(tokens) for tokens in token_lists], show_progress=False)
-        return cls(model=model, row_ids=np.asarray(row_ids, dtype=np.int64), keys=tuple(keys))
-
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.model.save(str(directory), show_progress=False)
-        np.save(directory / _ROW_IDS, self.row_ids)
-        (directory / _KEYS).write_text(json.dumps(list(self.keys), ensure_ascii=False), encoding="utf-8")
-
-    @classmethod
-    def load(cls, directory: Path) -> SparseIndex:
-        import bm25s
-
-        model = bm25s.BM25.load(str(directory), show_progress=False)
-        keys = tuple(json.loads((directory / _KEYS).read_text(encoding="utf-8")))
-        return cls(model=model, row_ids=np.load(directory / _ROW_IDS), keys=keys)
-
-    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document, aligned with `row_ids` (zeros when no token is known)."""
-        known = [t for t in query_tokens if t in self.model.vocab_dict]
-        if not known or len(self.row_ids) == 0:
-            return np.zeros(len(self.row_ids), dtype=np.float32)
-        return np.asarray(self.model.get_scores(known), dtype=np.float32)
 
 
 def encode_tokens(tokens: Sequence[str]) -> str:

@@ -1,9 +1,15 @@
-"""The index directory on disk: generations swapped in atomically, a writer lock, and the SQLite schema.
+"""The index directory: immutable segments, generation manifests, the CURRENT pointer, the writer lock and the
+readers' leases.
 
-Layout: `<index_dir>/CURRENT` names the live generation directory (`gen-*`), which holds `manifest.json`,
-`store.sqlite`, `vectors.faiss`, `bm25/` (chunks) and `bm25-articles/` (whole articles). A writer builds a whole
-new generation beside the live one and then replaces CURRENT in one rename, so a reader sees either the old index
-or the new one, never a mix, and killing a writer at any moment leaves the old one servable.
+    index/CURRENT                     the live generation's name, replaced in one atomic rename
+    index/generations/g000000042.json the manifest of a generation: settings, counts, segments and their tombstones
+    index/segments/s000000007/        one segment (see indexer.segment); never modified once published
+    index/leases/g000000042.lock      a shared flock held by every process reading that generation
+
+A writer adds a segment and tombstone files, writes a new manifest and swaps CURRENT, so it writes in proportion
+to what changed and a reader sees either the old generation or the new one, never a mix. Killing a writer at any
+moment leaves the last published generation intact. Old manifests and the segments only they reference are
+deleted once no process holds their lease; the kernel drops a dead reader's flock, so no lease goes stale.
 """
 
 from __future__ import annotations
@@ -12,37 +18,15 @@ import contextlib
 import fcntl
 import os
 import shutil
-import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 CURRENT = "CURRENT"
-MANIFEST = "manifest.json"
-DATABASE = "store.sqlite"
-VECTORS = "vectors.faiss"
-BM25_DIR = "bm25"
-ARTICLE_BM25_DIR = "bm25-articles"
+GENERATIONS = "generations"
+SEGMENTS = "segments"
+LEASES = "leases"
 _LOCK = ".lock"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sources (
-    path TEXT PRIMARY KEY, file_hash TEXT NOT NULL, article_ids TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS articles (
-    article_id TEXT PRIMARY KEY, source_path TEXT NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL,
-    text TEXT NOT NULL, source TEXT NOT NULL, date TEXT, url TEXT, districts TEXT NOT NULL,
-    sections TEXT NOT NULL, excluded TEXT NOT NULL, content_hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL, article_id TEXT NOT NULL
-        REFERENCES articles(article_id), start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
-    section TEXT, districts TEXT NOT NULL, embed_text TEXT NOT NULL, embed_hash TEXT NOT NULL,
-    tokens TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
-CREATE INDEX IF NOT EXISTS chunks_embed_hash ON chunks(embed_hash);
-"""
+_TMP = ".tmp"
 
 
 class IndexNotFoundError(FileNotFoundError):
@@ -53,19 +37,65 @@ class IndexLockedError(RuntimeError):
     """Another indexer holds the writer lock."""
 
 
-def current_generation(index_dir: Path) -> Path | None:
+def manifest_path(index_dir: Path, generation: str) -> Path:
+    return index_dir / GENERATIONS / f"{generation}.json"
+
+
+def generation_name(number: int) -> str:
+    return f"g{number:09d}"
+
+
+def generation_number(name: str) -> int:
+    return int(name.removeprefix("g"))
+
+
+def current_generation(index_dir: Path) -> str | None:
     pointer = index_dir / CURRENT
-    if not pointer.exists():
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
         return None
-    generation = index_dir / pointer.read_text(encoding="utf-8").strip()
-    return generation if (generation / MANIFEST).exists() else None
+    return name if name and manifest_path(index_dir, name).exists() else None
 
 
-def require_generation(index_dir: Path) -> Path:
+def require_generation(index_dir: Path) -> str:
     generation = current_generation(index_dir)
     if generation is None:
         raise IndexNotFoundError(f"no index at {index_dir}: build one with `policyqa index --index-dir {index_dir}`")
     return generation
+
+
+def next_generation_number(index_dir: Path) -> int:
+    """One past every generation on disk, published or not: names are never reused, even after --rebuild."""
+    numbers = [generation_number(p.stem) for p in (index_dir / GENERATIONS).glob("g*.json")]
+    live = current_generation(index_dir)
+    if live:
+        numbers.append(generation_number(live))
+    return max(numbers, default=0) + 1
+
+
+def segment_dir(index_dir: Path, name: str) -> Path:
+    return index_dir / SEGMENTS / name
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write whole, sync, then rename over: a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}{_TMP}-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 @contextlib.contextmanager
@@ -91,59 +121,79 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def new_generation(index_dir: Path, previous: Path | None) -> Path:
-    """A fresh generation directory, seeded with a copy of the previous database for incremental updates."""
-    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 1_000_000:06d}"
-    generation = index_dir / name
-    generation.mkdir(parents=True)
-    if previous is not None:
-        shutil.copy2(previous / DATABASE, generation / DATABASE)
-    return generation
+def publish(index_dir: Path, generation: str, manifest_json: str) -> None:
+    """Write the generation's manifest, then point CURRENT at it: the rename is the moment it goes live."""
+    write_atomic(manifest_path(index_dir, generation), manifest_json)
+    write_atomic(index_dir / CURRENT, generation + "\n")
 
 
-def connect(database: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(database)
-    conn.executescript(SCHEMA)
-    return conn
+class Lease:
+    """A shared flock on a generation's lease file, held while a process reads that generation."""
+
+    def __init__(self, index_dir: Path, generation: str) -> None:
+        path = index_dir / LEASES / f"{generation}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle: object | None = open(path, "a+b")  # noqa: SIM115 - held for the lease's lifetime
+        fcntl.flock(self._handle, fcntl.LOCK_SH)
+
+    def release(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()  # type: ignore[attr-defined]
 
 
-def _fsync_tree(directory: Path) -> None:
-    for path in [*directory.rglob("*"), directory]:
-        fd = os.open(path, os.O_RDONLY)
+def acquire(index_dir: Path) -> tuple[str, Lease]:
+    """Lease the live generation. Retries when a writer publishes and collects between the read and the lock."""
+    for _ in range(100):
+        generation = require_generation(index_dir)
+        lease = Lease(index_dir, generation)
+        if manifest_path(index_dir, generation).exists():
+            return generation, lease
+        lease.release()
+    raise IndexNotFoundError(f"the index at {index_dir} kept changing while it was being opened; try again")
+
+
+def _unleased(index_dir: Path, generation: str) -> bool:
+    """True (and the lease file removed) when no process reads `generation`."""
+    path = index_dir / LEASES / f"{generation}.lock"
+    if not path.exists():
+        return True
+    with open(path, "a+b") as handle:
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def publish(index_dir: Path, generation: Path) -> None:
-    """Make `generation` live with one atomic rename, then drop generations older than the previous one."""
-    _fsync_tree(generation)
-    previous = current_generation(index_dir)
-    pointer_tmp = index_dir / f"{CURRENT}.tmp-{os.getpid()}"
-    with open(pointer_tmp, "w", encoding="utf-8") as handle:
-        handle.write(generation.name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(pointer_tmp, index_dir / CURRENT)
-    _fsync_tree_dir(index_dir)
-    # The previous generation stays one round, so a server that loaded it a moment ago can still finish.
-    keep = {generation.name} | ({previous.name} if previous else set())
-    prune(index_dir, keep)
-
-
-def _fsync_tree_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def prune(index_dir: Path, keep: set[str]) -> None:
-    """Remove stale generations and half-written ones a killed indexer left behind (called under the lock)."""
-    for path in index_dir.glob("gen-*"):
-        if path.name not in keep:
-            shutil.rmtree(path, ignore_errors=True)
-    for path in index_dir.glob(f"{CURRENT}.tmp-*"):
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
         path.unlink(missing_ok=True)
+        return True
+
+
+def collect_garbage(index_dir: Path, referenced_by: dict[str, set[str]]) -> None:
+    """Under the writer lock: drop generations nobody reads (never CURRENT), then every segment and tombstone file
+    no remaining generation references, and whatever a killed writer left half-written.
+
+    `referenced_by` maps each generation's name to the files it uses, as "segment" or "segment/file" entries."""
+    live = current_generation(index_dir)
+    kept: set[str] = set()
+    for generation, files in referenced_by.items():
+        if generation == live or not _unleased(index_dir, generation):
+            kept |= files
+            continue
+        manifest_path(index_dir, generation).unlink(missing_ok=True)
+    for path in (index_dir / GENERATIONS).glob(f"*{_TMP}-*"):
+        path.unlink(missing_ok=True)
+    for path in index_dir.glob(f"{CURRENT}{_TMP}-*"):
+        path.unlink(missing_ok=True)
+    segments = index_dir / SEGMENTS
+    if not segments.exists():
+        return
+    kept_segments = {entry.split("/")[0] for entry in kept}
+    for directory in segments.iterdir():
+        if directory.name not in kept_segments:
+            shutil.rmtree(directory, ignore_errors=True)
+            continue
+        for extra in directory.glob("deletes-*"):
+            if f"{directory.name}/{extra.name}" not in kept:
+                extra.unlink(missing_ok=True)
+    for leftover in index_dir.glob("gen-*"):
+        # Generation folders of the format before segments (format 2): replaced by the rebuild that found them.
+        shutil.rmtree(leftover, ignore_errors=True)

@@ -25,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _index_dir_arg(index)
     index.add_argument("--rebuild", action="store_true", help="re-embed everything (after changing the model)")
+    index.add_argument(
+        "--compact",
+        action="store_true",
+        help="after indexing, merge all segments into one and rebuild its vector index (ANN when large)",
+    )
     index.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
 
     serve = commands.add_parser("serve", help="serve the web page and the HTTP API (builds the index if missing)")

@@ -11,7 +11,7 @@ from policyqa.progress import embedding_progress
 
 
 def run(args: argparse.Namespace) -> int:
-    from indexer.build import build_index
+    from indexer.build import build_index, compact_index
     from indexer.embedding import load_embedder
     from indexer.settings import IndexSettings
 
@@ -28,6 +28,14 @@ def run(args: argparse.Namespace) -> int:
     def work() -> int:
         report = build_index(paths, settings, lambda: load_embedder(settings), rebuild=args.rebuild, progress=progress)
         summary = report.as_dict()
+        if args.compact:
+            compaction = compact_index(settings)
+            summary.update(
+                generation=compaction.generation,
+                segments=1 if compaction.merged else summary["segments"],
+                compaction={"segments_merged": compaction.merged, "rows": compaction.rows,
+                            "vector_index": compaction.vector_index, "seconds": round(compaction.seconds, 3)},
+            )  # fmt: skip
         if args.json:
             print(json.dumps(summary, ensure_ascii=False))
         else:
@@ -35,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{summary['articles']} articles, {summary['chunks']} chunks in {settings.index_dir}: "
                 f"{summary['embedded']} embedded, {summary['unchanged']} unchanged, {summary['removed']} removed "
-                f"({summary['seconds']:.2f} s{rate})"
+                f"({summary['seconds']:.2f} s{rate}); generation {summary['generation']}, "
+                f"{summary['segments']} segment(s)"
             )
             for item in summary["skipped"]:
                 print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)

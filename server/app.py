@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.settings import IndexSettings
 from server.docs import add_offline_docs
+from server.reload import LiveResources
 from server.resources import Resources, load_resources
 from server.retrieval import UnknownDistrictError
 from server.schemas import (
@@ -35,6 +36,7 @@ from server.schemas import (
     SearchRequest,
     SearchResponse,
     article_out,
+    health,
 )
 from server.service import run_ask, run_search
 from server.settings import ServerSettings
@@ -122,11 +124,20 @@ async def _bug(request: Request, exc: Exception) -> JSONResponse:
     return _error(500, "internal error: this is a bug in policyqa, the server log has the details")
 
 
-def get_resources(request: Request) -> Resources:
-    resources: Resources | None = getattr(request.app.state, "resources", None)
-    if resources is None:
-        raise HTTPException(503, "the index and model are still loading")
-    return resources
+def get_live(request: Request) -> LiveResources:
+    live: LiveResources | None = getattr(request.app.state, "live", None)
+    if live is None:
+        resources: Resources | None = getattr(request.app.state, "resources", None)
+        if resources is None:
+            raise HTTPException(503, "the index and model are still loading")
+        live = request.app.state.live = LiveResources(resources)
+    return live
+
+
+def get_resources(request: Request) -> Iterator[Resources]:
+    """The generation this request runs on, from its start to its end, whatever a reload does meanwhile."""
+    with get_live(request).use() as resources:
+        yield resources
 
 
 def get_server_settings(request: Request) -> ServerSettings:
@@ -134,6 +145,7 @@ def get_server_settings(request: Request) -> ServerSettings:
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
+LiveDep = Annotated[LiveResources, Depends(get_live)]
 SettingsDep = Annotated[ServerSettings, Depends(get_server_settings)]
 
 
@@ -160,7 +172,13 @@ def create_app(
             app.state.resources = load_resources(index_settings, server_settings)
             logger.info("loaded index and model in %.1f s", time.perf_counter() - started)
         _warm_up(app.state.resources)
-        yield
+        live = app.state.live = LiveResources(app.state.resources)
+        if server_settings.reload_interval_s > 0:
+            live.watch(server_settings.reload_interval_s)
+        try:
+            yield
+        finally:
+            live.stop()
 
     app = FastAPI(
         title="policyqa",
@@ -172,6 +190,7 @@ def create_app(
     )
     add_offline_docs(app)
     app.state.resources = resources
+    app.state.live = None
     app.state.server_settings = server_settings
     app.add_middleware(RequestLogMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -196,12 +215,17 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.get("/healthz", response_model=HealthOut, summary="Liveness, with the loaded index's size and model")
     def healthz(resources: ResourcesDep) -> HealthOut:
-        return HealthOut(
-            status="ok",
-            articles=len(resources.index.articles),
-            chunks=len(resources.index.chunks),
-            model=resources.embedder.model_id,
-        )
+        return health(resources)
+
+    @app.post(
+        "/admin/reload",
+        response_model=HealthOut,
+        summary="Serve the newest published index generation now (the server also notices it by itself)",
+    )
+    def reload(live: LiveDep) -> HealthOut:
+        live.reload()
+        with live.use() as resources:
+            return health(resources)
 
     @app.post("/search", response_model=SearchResponse, responses=_ERRORS, summary="Retrieve passages for a query")
     def search(body: SearchRequest, resources: ResourcesDep, settings: SettingsDep) -> SearchResponse:
@@ -221,7 +245,7 @@ def _add_routes(app: FastAPI) -> None:
     )
     def article(article_id: str, resources: ResourcesDep) -> ArticleOut:
         # A plain dictionary lookup: an id like ../../etc/passwd is just a key that is not there.
-        found = resources.index.articles.get(article_id)
+        found = resources.index.article(article_id)
         if found is None:
             raise HTTPException(404, f"no article with id {article_id!r}")
         return article_out(found)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from indexer.districts import Gazetteer, make_tokenizer
 from indexer.embedding import Embedder, load_embedder, pin_torch_threads
 from indexer.manifest import check_model
-from indexer.reader import LoadedIndex, load_index
+from indexer.reader import IndexView
 from indexer.settings import IndexSettings
 from indexer.sparse import SparseTokenizer, load_stopwords
 from server.answering import Answerer
@@ -17,7 +17,9 @@ from server.settings import ServerSettings
 
 @dataclass(frozen=True)
 class Resources:
-    index: LoadedIndex
+    """Everything a request needs, over one index generation (see server.reload for swapping generations)."""
+
+    index: IndexView
     embedder: Embedder
     gazetteer: Gazetteer
     retriever: Retriever
@@ -28,7 +30,7 @@ def load_resources(
     index_settings: IndexSettings, server_settings: ServerSettings, embedder: Embedder | None = None
 ) -> Resources:
     """Load the index and the model once. A mismatched index fails here, with the fix in the message."""
-    index = load_index(index_settings.index_dir)
+    index = IndexView.open(index_settings.index_dir)
     embedder = embedder or load_embedder(index_settings)
     pin_torch_threads(server_settings.query_threads)
     check_model(
@@ -59,3 +61,17 @@ def load_resources(
         )
     answerer = Answerer.create(embedder=embedder, gazetteer=gazetteer, llm=llm)
     return Resources(index, embedder, gazetteer, retriever, answerer)
+
+
+def with_index(resources: Resources, index: IndexView) -> Resources:
+    """The same model and answerer over another generation of the index (a live reload)."""
+    check_model(
+        index.manifest,
+        index.directory,
+        resources.embedder.model_id,
+        resources.embedder.dim,
+        resources.embedder.query_prompt,
+        resources.embedder.passage_prompt,
+    )
+    retriever = replace(resources.retriever, index=index)
+    return replace(resources, index=index, retriever=retriever)

@@ -15,7 +15,7 @@ import numpy as np
 
 from indexer.districts import Gazetteer
 from indexer.embedding import Embedder
-from indexer.reader import LoadedIndex
+from indexer.reader import IndexView, RowMasks, SparseScores
 from indexer.records import Article, Chunk
 from indexer.sparse import SparseTokenizer
 from server.fusion import Fusion, fuse
@@ -60,7 +60,7 @@ class Candidates:
     dense: Mapping[int, float]
     sparse: Mapping[int, float]
     named: tuple[str, ...]  # districts the query names (hybrid mode, no hard filter)
-    articles: Mapping[str, float]  # whole-article BM25 scores by article id (fusion modes)
+    articles: Mapping[int, float]  # whole-article BM25 scores by global article number (fusion modes)
 
 
 @dataclass(frozen=True)
@@ -81,30 +81,27 @@ def _shingles(text: str, n: int = 4) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Retriever:
-    index: LoadedIndex
+    """Retrieval over one index generation. Built per generation (cheap: nothing is scanned), so a live reload
+    swaps the whole retriever and a request never mixes two generations."""
+
+    index: IndexView
     embedder: Embedder
     tokenizer: SparseTokenizer
     gazetteer: Gazetteer
     config: RetrievalConfig
-    district_rows: Mapping[str, frozenset[int]]
     reranker: Reranker | None = None
 
     @classmethod
     def create(
         cls,
-        index: LoadedIndex,
+        index: IndexView,
         embedder: Embedder,
         tokenizer: SparseTokenizer,
         gazetteer: Gazetteer,
         config: RetrievalConfig | None = None,
         reranker: Reranker | None = None,
     ) -> Retriever:
-        by_district: dict[str, set[int]] = {}
-        for row, chunk in index.chunks.items():
-            for district in chunk.districts:
-                by_district.setdefault(district, set()).add(row)
-        frozen = {d: frozenset(rows) for d, rows in by_district.items()}
-        return cls(index, embedder, tokenizer, gazetteer, config or RetrievalConfig(), frozen, reranker)
+        return cls(index, embedder, tokenizer, gazetteer, config or RetrievalConfig(), reranker)
 
     def resolve_district(self, district: str | None) -> str | None:
         if district is None:
@@ -114,71 +111,31 @@ class Retriever:
             raise UnknownDistrictError(f"unknown district {district!r}: use a Chongqing district or county name")
         return canonical
 
-    def _dense(self, query_vector: np.ndarray, allowed: frozenset[int] | None) -> dict[int, float]:
-        import faiss
-
-        total = self.index.vectors.ntotal
-        n = min(self.config.candidates, total)
-        if n == 0:
-            return {}
-        params = None
-        if allowed is not None:
-            if not allowed:
-                return {}
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64)))
-        scores, ids = self.index.vectors.search(query_vector[None, :], n, params=params)
-        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
-
-    def _sparse(self, query: str, allowed: frozenset[int] | None) -> np.ndarray:
-        """BM25 score of every chunk, aligned with `index.sparse.row_ids` (zero outside `allowed`)."""
-        scores = self.index.sparse.scores(self.tokenizer.tokenize(query))
-        if allowed is not None:
-            rows = self.index.sparse.row_ids
-            mask = np.fromiter((int(r) in allowed for r in rows), dtype=bool, count=len(rows))
-            scores = np.where(mask, scores, 0.0)
-        return scores
-
-    def _top(self, scores: np.ndarray) -> dict[int, float]:
-        rows = self.index.sparse.row_ids
-        n = min(self.config.candidates, int(np.count_nonzero(scores)))
-        if n == 0:
-            return {}
-        return {int(rows[i]): float(scores[i]) for i in np.argpartition(-scores, n - 1)[:n]}
-
     def _complete(
-        self, dense: dict[int, float], sparse: dict[int, float], bm25: np.ndarray, vector: np.ndarray
+        self, dense: dict[int, float], sparse: dict[int, float], bm25: SparseScores, vector: np.ndarray
     ) -> None:
         """Give every candidate both scores: one retriever's top list holds passages the other ranked lower, and
         fusing with a missing score treats "ranked 150th" like "not relevant at all"."""
-        rows = self.index.sparse.row_ids  # ascending: the BM25 matrix is built from the chunks ordered by id
-        for row in dense.keys() - sparse.keys():
-            position = int(np.searchsorted(rows, row))
-            if position < len(rows) and rows[position] == row and bm25[position] > 0:
-                sparse[row] = float(bm25[position])
-        for row in sparse.keys() - dense.keys():
-            dense[row] = float(self.index.vectors.reconstruct(row) @ vector)
+        sparse.update(bm25.get(sorted(dense.keys() - sparse.keys())))
+        dense.update(self.index.cosines(sorted(sparse.keys() - dense.keys()), vector))
 
     def candidates(self, query: str, district: str | None = None, mode: Mode = "hybrid") -> Candidates:
         """The expensive half of a search: embed the query and score it against both indexes."""
         hard = self.resolve_district(district)
-        allowed = self.district_rows.get(hard, frozenset()) if hard else None
+        allowed: RowMasks | None = self.index.district_masks(hard) if hard else None
+        n = self.config.candidates
         vector = self.embedder.embed_queries([query])[0] if mode != "bm25" else None
-        dense = self._dense(vector, allowed) if vector is not None else {}
-        bm25 = self._sparse(query, allowed) if mode != "dense" else None
-        sparse = self._top(bm25) if bm25 is not None else {}
+        dense = self.index.dense(vector, n, allowed) if vector is not None else {}
+        tokens = self.tokenizer.tokenize(query) if mode != "dense" else []
+        bm25 = self.index.sparse(tokens, allowed) if mode != "dense" else None
+        sparse = bm25.top(n) if bm25 is not None else {}
         if mode in ("fused", "hybrid") and vector is not None and bm25 is not None:
             self._complete(dense, sparse, bm25, vector)
         named = self.gazetteer.find(query) if mode == "hybrid" and hard is None else ()
-        articles = self._articles(query) if mode in ("fused", "hybrid") and self.config.article_weight else {}
+        articles = (
+            self.index.article_scores(tokens, n) if mode in ("fused", "hybrid") and self.config.article_weight else {}
+        )
         return Candidates(query, vector, dense, sparse, named, articles)
-
-    def _articles(self, query: str) -> dict[str, float]:
-        index = self.index.article_sparse
-        scores = index.scores(self.tokenizer.tokenize(query))
-        n = min(self.config.candidates, int(np.count_nonzero(scores)))
-        if n == 0:
-            return {}
-        return {index.keys[i]: float(scores[i]) for i in np.argpartition(-scores, n - 1)[:n]}
 
     def search(self, query: str, k: int = 10, district: str | None = None, mode: Mode = "hybrid") -> list[Passage]:
         return self.rank(self.candidates(query, district, mode), k, mode)
@@ -189,14 +146,15 @@ class Retriever:
         if cfg.article_weight:
             # A passage from an article that ranks high as a whole is more likely the one that answers: whole-article
             # BM25, and for dense each article's best passage, since one vector per article would blur long ones.
-            best_dense: dict[str, float] = {}
+            article_of = self.index.article_numbers(list(fused))
+            best_dense: dict[int, float] = {}
             for row, score in found.dense.items():
-                article = self.index.chunks[row].article_id
+                article = article_of[row]
                 best_dense[article] = max(best_dense.get(article, score), score)
             lists = [(cfg.dense_weight, best_dense), (cfg.sparse_weight, found.articles)]
             articles = fuse(cfg.fusion, lists, cfg.rrf_k)
             for row in fused:
-                fused[row] += cfg.article_weight * articles.get(self.index.chunks[row].article_id, 0.0)
+                fused[row] += cfg.article_weight * articles.get(article_of[row], 0.0)
         return fused
 
     def rank(self, found: Candidates, k: int = 10, mode: Mode = "hybrid") -> list[Passage]:
@@ -208,61 +166,82 @@ class Retriever:
         else:
             fused = self._fuse(found)
         if found.named:
-            named = set(found.named)
-            for row in fused:
-                if named.intersection(self.index.chunks[row].districts):
-                    fused[row] *= self.config.district_boost
+            tagged: set[int] = set()
+            for district in found.named:
+                tagged |= self.index.rows_in_district(list(fused), district)
+            for row in tagged:
+                fused[row] *= self.config.district_boost
         ranked = sorted(fused, key=lambda r: -fused[r])
         # Reranking and two-district coverage reorder a deeper list than the k finally returned.
         deep = self.reranker is not None or len(found.named) >= 2
-        ranked = self._dedupe(ranked, limit=max(k, 30) if deep else k)
+        texts = _ChunkCache(self.index)
+        ranked = self._dedupe(ranked, limit=max(k, 30) if deep else k, texts=texts)
         if self.reranker is not None and ranked:
-            rerank_scores = self.reranker.score(found.query, [self.index.chunks[r].text for r in ranked])
+            rerank_scores = self.reranker.score(found.query, [texts.get(r).text for r in ranked])
             fused = {r: float(s) for r, s in zip(ranked, rerank_scores, strict=True)}
             ranked = sorted(ranked, key=lambda r: -fused[r])
         if len(found.named) >= 2:
             ranked = self._cover_districts(ranked, found.named)
-        return [
-            self._passage(rank, row, fused[row], found.vector, found.dense, found.sparse)
-            for rank, row in enumerate(ranked[:k], start=1)
-        ]
+        top = ranked[:k]
+        cosines = dict(found.dense)
+        if found.vector is not None and (missing := [r for r in top if r not in cosines]):
+            cosines.update(self.index.cosines(missing, found.vector))
+        articles = self.index.article_numbers(top)
+        loaded: dict[int, Article] = {}
+        passages = []
+        for rank, row in enumerate(top, start=1):
+            number = articles[row]
+            if number not in loaded:
+                loaded[number] = self.index.article_by_number(number)
+            chunk = texts.get(row)
+            passages.append(
+                Passage(rank, fused[row], row, chunk, loaded[number], cosines.get(row, 0.0), found.sparse.get(row, 0.0))
+            )
+        return passages
 
-    def _dedupe(self, ranked: Sequence[int], limit: int) -> list[int]:
+    def _dedupe(self, ranked: Sequence[int], limit: int, texts: _ChunkCache) -> list[int]:
         kept: list[int] = []
         shingles: list[frozenset[str]] = []
-        for row in ranked:
-            candidate = _shingles(self.index.chunks[row].text)
-            if any(len(candidate & s) / max(1, len(candidate | s)) >= self.config.duplicate_jaccard for s in shingles):
-                continue
-            kept.append(row)
-            shingles.append(candidate)
-            if len(kept) >= limit:
-                break
+        for begin in range(0, len(ranked), 2 * limit):
+            batch = ranked[begin : begin + 2 * limit]
+            texts.load(batch)
+            for row in batch:
+                candidate = _shingles(texts.get(row).text)
+                if any(
+                    len(candidate & s) / max(1, len(candidate | s)) >= self.config.duplicate_jaccard for s in shingles
+                ):
+                    continue
+                kept.append(row)
+                shingles.append(candidate)
+                if len(kept) >= limit:
+                    return kept
         return kept
 
     def _cover_districts(self, ranked: list[int], named: Sequence[str]) -> list[int]:
         """A question about two districts gets each one's best passage before the rest, in rank order."""
-        firsts = []
+        firsts: list[int] = []
         for district in named:
-            best = next((r for r in ranked if district in self.index.chunks[r].districts and r not in firsts), None)
+            tagged = self.index.rows_in_district(ranked, district)
+            best = next((r for r in ranked if r in tagged and r not in firsts), None)
             if best is not None:
                 firsts.append(best)
         leading = sorted(firsts, key=ranked.index)
         return leading + [r for r in ranked if r not in leading]
 
-    def _passage(
-        self,
-        rank: int,
-        row: int,
-        score: float,
-        query_vector: np.ndarray | None,
-        dense: Mapping[int, float],
-        sparse: Mapping[int, float],
-    ) -> Passage:
-        chunk = self.index.chunks[row]
-        cosine = dense.get(row)
-        if cosine is None and query_vector is not None:
-            cosine = float(self.index.vectors.reconstruct(row) @ query_vector)
-        return Passage(
-            rank, score, row, chunk, self.index.articles[chunk.article_id], cosine or 0.0, sparse.get(row, 0.0)
-        )
+
+class _ChunkCache:
+    """Chunks read from the segments' stores once per search, in batches."""
+
+    def __init__(self, index: IndexView) -> None:
+        self.index = index
+        self.chunks: dict[int, Chunk] = {}
+
+    def load(self, rows: Sequence[int]) -> None:
+        missing = [r for r in rows if r not in self.chunks]
+        if missing:
+            self.chunks.update(self.index.chunks(missing))
+
+    def get(self, row: int) -> Chunk:
+        if row not in self.chunks:
+            self.load([row])
+        return self.chunks[row]

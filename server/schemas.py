@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 if TYPE_CHECKING:
     from indexer.records import Article
     from server.answering import Answer, Citation
+    from server.resources import Resources
     from server.retrieval import Passage
 
 # The documented contract (issues 3 and 4). ServerSettings can tighten these at run time, never widen them.
@@ -133,6 +134,7 @@ class PassageOut(BaseModel):
 class SearchResponse(BaseModel):
     query: str = Field(description="The query as searched (whitespace stripped).")
     took_ms: float = Field(description="Server-side retrieval time in milliseconds.")
+    generation: str = Field(description="The index generation that answered (one per response, never a mix).")
     results: list[PassageOut] = Field(description="Passages, best first; at most k.")
 
 
@@ -156,6 +158,7 @@ class AskResponse(BaseModel):
     citations: list[CitationOut] = Field(description="One entry per [n] marker in the answer.")
     passages: list[PassageOut] = Field(description="The passages read, best first (related reading on abstention).")
     took_ms: float = Field(description="Server-side retrieval plus answering time in milliseconds.")
+    generation: str = Field(description="The index generation that answered (one per response, never a mix).")
 
 
 class ArticleOut(BaseModel):
@@ -172,6 +175,9 @@ class HealthOut(BaseModel):
     articles: int = Field(description="Articles in the loaded index.")
     chunks: int = Field(description="Passages in the loaded index.")
     model: str = Field(description="The embedding model's id.")
+    generation: str = Field(description="The index generation being served (changes when a re-index is published).")
+    published: str = Field(description="When that generation was published (ISO 8601).")
+    segments: int = Field(description="Index segments in that generation.")
 
 
 class ErrorOut(BaseModel):
@@ -212,12 +218,15 @@ def citation_out(citation: Citation) -> CitationOut:
     )
 
 
-def search_response(query: str, passages: list[Passage], took_ms: float) -> SearchResponse:
-    return SearchResponse(query=query, took_ms=round(took_ms, 3), results=[passage_out(p) for p in passages])
+def search_response(query: str, passages: list[Passage], took_ms: float, generation: str) -> SearchResponse:
+    return SearchResponse(
+        query=query, took_ms=round(took_ms, 3), generation=generation, results=[passage_out(p) for p in passages]
+    )
 
 
-def ask_response(question: str, answer: Answer, took_ms: float) -> AskResponse:
+def ask_response(question: str, answer: Answer, took_ms: float, generation: str) -> AskResponse:
     return AskResponse(
+        generation=generation,
         question=question,
         answer=answer.text,
         # Derived from `answer`, not copied from the Answer, so the contract (abstained iff null) holds by construction.
@@ -237,4 +246,17 @@ def article_out(article: Article) -> ArticleOut:
         source=article.source,
         districts=list(article.districts),
         text=article.text,
+    )
+
+
+def health(resources: Resources) -> HealthOut:
+    index = resources.index
+    return HealthOut(
+        status="ok",
+        articles=index.article_count,
+        chunks=index.chunk_count,
+        model=resources.embedder.model_id,
+        generation=index.generation,
+        published=index.manifest.created,
+        segments=len(index.segments),
     )

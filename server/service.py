@@ -16,7 +16,7 @@ def run_search(resources: Resources, request: SearchRequest) -> SearchResponse:
     started = time.perf_counter()
     passages = resources.retriever.search(request.query, k=request.k, district=request.district)
     took_ms = (time.perf_counter() - started) * 1000
-    return search_response(request.query, passages, took_ms)
+    return search_response(request.query, passages, took_ms, resources.index.generation)
 
 
 def run_ask(resources: Resources, request: AskRequest) -> AskResponse:
@@ -25,4 +25,4 @@ def run_ask(resources: Resources, request: AskRequest) -> AskResponse:
     passages = resources.retriever.search(request.question, k=request.k, district=request.district)
     answer = resources.answerer.answer(request.question, passages)
     took_ms = (time.perf_counter() - started) * 1000
-    return ask_response(request.question, answer, took_ms)
+    return ask_response(request.question, answer, took_ms, resources.index.generation)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from server.app import STATIC_DIR, create_app
 from server.resources import Resources
 from server.settings import ServerSettings
+from tests.materialize import materialize
 from tests.samples import sample_resources
 
 # Every bad input check_api.py sends, plus the ones a careless client sends most.
@@ -83,9 +84,12 @@ def test_healthz_reports_the_loaded_index(client: TestClient, resources: Resourc
     body = client.get("/healthz").json()
     assert body == {
         "status": "ok",
-        "articles": len(resources.index.articles),
-        "chunks": len(resources.index.chunks),
+        "articles": resources.index.article_count,
+        "chunks": resources.index.chunk_count,
         "model": "fake/bigram-hash",
+        "generation": resources.index.generation,
+        "published": resources.index.manifest.created,
+        "segments": len(resources.index.segments),
     }
     assert body["articles"] == 7 and body["chunks"] > 50
 
@@ -111,7 +115,7 @@ def test_search_results_are_verbatim_spans_of_their_articles(client: TestClient)
 @pytest.mark.parametrize("k", [1, 3, 10, 50])
 def test_search_returns_k_results(client: TestClient, resources: Resources, k: int) -> None:
     results = client.post("/search", json={"query": "重庆区县产业发展", "k": k}).json()["results"]
-    assert len(results) == min(k, len(resources.index.chunks))
+    assert len(results) == min(k, resources.index.chunk_count)
 
 
 def test_default_k_is_ten(client: TestClient) -> None:
@@ -133,7 +137,7 @@ def test_district_filter_returns_only_passages_tagged_with_it(
 
 
 def test_known_district_without_passages_gives_an_empty_list(client: TestClient, resources: Resources) -> None:
-    tagged = {d for chunk in resources.index.chunks.values() for d in chunk.districts}
+    tagged = {d for chunk in materialize(resources.index).chunks.values() for d in chunk.districts}
     untagged = next(name for name in resources.gazetteer.names() if name not in tagged)
     response = client.post("/search", json={"query": "产业发展", "district": untagged})
     assert response.status_code == 200 and response.json()["results"] == []
@@ -200,7 +204,7 @@ def test_unknown_route_and_wrong_method_are_json(client: TestClient) -> None:
 
 
 def test_article_endpoint_returns_the_article(client: TestClient, resources: Resources) -> None:
-    article = next(a for a in resources.index.articles.values() if a.title == "石柱黄连产业链加快延伸")
+    article = next(a for a in materialize(resources.index).articles.values() if a.title == "石柱黄连产业链加快延伸")
     body = client.get(f"/articles/{article.article_id}").json()
     assert body == {
         "article_id": article.article_id,

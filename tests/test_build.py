@@ -15,6 +15,7 @@ from indexer.reader import load_index
 from indexer.settings import IndexSettings
 from indexer.store import IndexLockedError, current_generation, writer_lock
 from tests.fakes import FakeEmbedder
+from tests.materialize import materialize
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 
@@ -35,18 +36,15 @@ def build(corpus: Path, settings: IndexSettings, embedder: FakeEmbedder, **kwarg
 
 
 def snapshot(index_dir: Path) -> dict[str, tuple[str, tuple[float, ...]]]:
-    index = load_index(index_dir)
-    return {
-        chunk.chunk_id: (chunk.text, tuple(np.round(index.vectors.reconstruct(row), 5)))
-        for row, chunk in index.chunks.items()
-    }
+    index = materialize(index_dir)
+    return {chunk.chunk_id: (chunk.text, tuple(np.round(index.vector(row), 5))) for row, chunk in index.chunks.items()}
 
 
 def test_first_build_indexes_every_article_verbatim(corpus: Path, tmp_path: Path) -> None:
     report = build(corpus, settings_for(tmp_path), FakeEmbedder())
-    index = load_index(tmp_path / "index")
+    index = materialize(tmp_path / "index")
     assert report.articles == len(index.articles) == 5
-    assert report.chunks == len(index.chunks) == index.vectors.ntotal > 50
+    assert report.chunks == len(index.chunks) == len(index.vectors) > 50
     assert report.embedded == report.chunks - report.unchanged
     for chunk in index.chunks.values():
         assert index.articles[chunk.article_id].text[chunk.start : chunk.end] == chunk.text
@@ -72,7 +70,7 @@ def test_adding_an_article_embeds_only_its_chunks(corpus: Path, tmp_path: Path) 
     shutil.move(tmp_path / "held_back.txt", corpus / "004_1b4fb7c91f6e36b8.txt")
     embedder.calls.clear()
     after = build(corpus, settings, embedder)
-    index = load_index(settings.index_dir)
+    index = materialize(settings.index_dir)
     added = [c for c in index.chunks.values() if c.article_id == "004_1b4fb7c91f6e36b8"]
     assert after.chunks == before.chunks + len(added)
     assert after.embedded == embedder.embedded == len({c.embed_hash for c in added})
@@ -82,15 +80,15 @@ def test_adding_an_article_embeds_only_its_chunks(corpus: Path, tmp_path: Path) 
 def test_deleting_an_article_removes_exactly_its_chunks(corpus: Path, tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     build(corpus, settings, FakeEmbedder())
-    doomed = [c for c in load_index(settings.index_dir).chunks.values() if c.article_id == "002_39a0fae4dbddedf2"]
+    doomed = [c for c in materialize(settings.index_dir).chunks.values() if c.article_id == "002_39a0fae4dbddedf2"]
     (corpus / "002_39a0fae4dbddedf2.txt").unlink()
     report = build(corpus, settings, FakeEmbedder())
-    index = load_index(settings.index_dir)
+    index = materialize(settings.index_dir)
     assert report.removed == len(doomed) > 0 and report.embedded == 0
     assert "002_39a0fae4dbddedf2" not in index.articles
     assert all(c.article_id != "002_39a0fae4dbddedf2" for c in index.chunks.values())
-    assert index.vectors.ntotal == len(index.chunks) == report.chunks
-    assert len(index.sparse.row_ids) == len(index.chunks)
+    assert len(index.vectors) == len(index.chunks) == report.chunks
+    assert index.bm25_documents == len(index.chunks)
 
 
 def test_add_then_remove_restores_the_index(corpus: Path, tmp_path: Path) -> None:
@@ -112,7 +110,7 @@ def test_an_edited_article_reembeds_only_changed_chunks(corpus: Path, tmp_path: 
     settings, embedder = settings_for(tmp_path), FakeEmbedder()
     build(corpus, settings, embedder)
     article = corpus / "000_15adcedcf932199a.txt"
-    total = sum(1 for c in load_index(settings.index_dir).chunks.values() if c.article_id == article.stem)
+    total = sum(1 for c in materialize(settings.index_dir).chunks.values() if c.article_id == article.stem)
     article.write_text(article.read_text("utf-8") + "\n\n潼南区新增一条说明：柠檬节将于明年举办。\n", "utf-8")
     embedder.calls.clear()
     report = build(corpus, settings, embedder)
@@ -152,7 +150,7 @@ def test_a_second_writer_is_refused_with_a_clear_error(corpus: Path, tmp_path: P
 def test_a_mismatched_model_fails_loudly_with_the_fix(corpus: Path, tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     build(corpus, settings, FakeEmbedder())
-    index = load_index(settings.index_dir)
+    index = materialize(settings.index_dir)
     with pytest.raises(IndexMismatchError, match="--rebuild"):
         check_model(index.manifest, settings.index_dir, "BAAI/bge-small-zh-v1.5", 512, "", "")
     other = IndexSettings(index_dir=settings.index_dir, model="BAAI/bge-small-zh-v1.5")
@@ -165,7 +163,7 @@ def test_rebuild_after_a_model_change_reembeds_everything(corpus: Path, tmp_path
     first = build(corpus, settings, FakeEmbedder())
     other = IndexSettings(index_dir=settings.index_dir, model="fake/other")
     report = build_index([corpus], other, lambda: FakeEmbedder(dim=32, model_id="fake/other"), rebuild=True)
-    index = load_index(settings.index_dir)
+    index = materialize(settings.index_dir)
     assert report.embedded == len({c.embed_hash for c in index.chunks.values()}) and report.chunks == first.chunks
     assert (index.manifest.model, index.manifest.dim) == ("fake/other", 32)
 
@@ -175,33 +173,41 @@ def test_changing_chunk_size_rechunks_everything(corpus: Path, tmp_path: Path) -
     first = build(corpus, settings, FakeEmbedder())
     smaller = IndexSettings(index_dir=settings.index_dir, model="fake/bigram-hash", chunk_max_chars=120)
     report = build_index([corpus], smaller, lambda: FakeEmbedder())
-    index = load_index(settings.index_dir)
+    index = materialize(settings.index_dir)
     assert report.chunks > first.chunks and index.manifest.chunker["max_chars"] == 120
-    assert report.removed > 0 and len(index.chunks) == index.vectors.ntotal
+    assert report.removed > 0 and len(index.chunks) == len(index.vectors)
+
+
+def _bm25_by_row(index_dir: Path, token: str) -> dict[int, float]:
+    with load_index(index_dir) as view:
+        assert view.bm25.settings == view.article_bm25.settings
+        scores = view.sparse([token])
+        return {row: float(s) for base, arr in zip(scores.bases, scores.scores, strict=True) for row, s in
+                zip(range(int(base), int(base) + len(arr)), arr.tolist(), strict=True)}  # fmt: skip
 
 
 def test_changing_bm25_settings_retokenises_without_embedding(corpus: Path, tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     build(corpus, settings, FakeEmbedder())
-    before = load_index(settings.index_dir)
+    before = materialize(settings.index_dir)
     assert before.manifest.sparse == {"title_weight": 3, "k1": 0.9, "b": 0.75}
+    scored_before = _bm25_by_row(settings.index_dir, "谱写")
     untitled = settings.model_copy(update={"bm25_title_weight": 0, "bm25_k1": 1.2})
     embedder = FakeEmbedder()
     report = build(corpus, untitled, embedder)
-    after = load_index(settings.index_dir)
+    after = materialize(settings.index_dir)
     assert embedder.embedded == 0 and report.embedded == 0
     assert after.manifest.sparse == {"title_weight": 0, "k1": 1.2, "b": 0.75}
-    assert after.sparse.model.k1 == 1.2
+    with load_index(settings.index_dir) as view:
+        assert view.bm25.settings.k1 == 1.2 and view.article_bm25.settings.k1 == 1.2
     # With the title counted, every passage of the 潼南 article matches a word of its title; without, only those
     # whose own text holds it.
     article = next(a for a in before.articles.values() if "潼南" in a.title)
     rows = [r for r, c in before.chunks.items() if c.article_id == article.article_id]
-    scored = dict(zip(before.sparse.row_ids.tolist(), before.sparse.scores(["谱写"]).tolist(), strict=True))
-    assert all(scored[r] > 0 for r in rows)
+    assert all(scored_before[r] > 0 for r in rows)
     untitled_rows = [r for r, c in after.chunks.items() if c.article_id == article.article_id]
-    scored = dict(zip(after.sparse.row_ids.tolist(), after.sparse.scores(["谱写"]).tolist(), strict=True))
+    scored = _bm25_by_row(settings.index_dir, "谱写")
     assert sum(scored[r] > 0 for r in untitled_rows) < len(untitled_rows)
-    assert after.article_sparse.model.k1 == 1.2
 
 
 def test_the_title_counts_title_weight_times_in_passage_tokens() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from indexer.build import build_index
-from indexer.reader import load_index
 from indexer.settings import IndexSettings
 from tests.fakes import FakeEmbedder
+from tests.materialize import materialize
 
 ROOT = Path(__file__).parents[1]
 # The subprocess embeds slowly (a fake that sleeps per text) so that kills land in every phase of a run.
@@ -24,6 +24,7 @@ from pathlib import Path
 from indexer.build import build_index
 from indexer.settings import IndexSettings
 from tests.fakes import FakeEmbedder
+from tests.materialize import materialize
 
 class SlowFakeEmbedder(FakeEmbedder):
     def embed_passages(self, texts):
@@ -38,13 +39,11 @@ print("done", flush=True)
 
 
 def state(index_dir: Path) -> dict[str, tuple[str, float]]:
-    index = load_index(index_dir)
-    assert index.vectors.ntotal == len(index.chunks) == len(index.sparse.row_ids)
+    index = materialize(index_dir)
+    assert len(index.vectors) == len(index.chunks) == index.bm25_documents
     for chunk in index.chunks.values():
         assert index.articles[chunk.article_id].text[chunk.start : chunk.end] == chunk.text
-    return {
-        c.chunk_id: (c.text, float(np.round(index.vectors.reconstruct(r).sum(), 4))) for r, c in index.chunks.items()
-    }
+    return {c.chunk_id: (c.text, float(np.round(index.vector(r).sum(), 4))) for r, c in index.chunks.items()}
 
 
 def test_killing_the_indexer_keeps_the_previous_index(tmp_path: Path) -> None:

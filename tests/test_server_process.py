@@ -90,13 +90,16 @@ def test_healthz_names_the_real_model(server: str, real_index_dir: Path) -> None
 
     with urllib.request.urlopen(server + "/healthz", timeout=10) as response:
         health = json.loads(response.read())
-    index = load_index(real_index_dir)
-    assert health == {
-        "status": "ok",
-        "articles": len(index.articles),
-        "chunks": len(index.chunks),
-        "model": index.manifest.model,
-    }
+    with load_index(real_index_dir) as index:
+        assert health == {
+            "status": "ok",
+            "articles": index.article_count,
+            "chunks": index.chunk_count,
+            "model": index.manifest.model,
+            "generation": index.generation,
+            "published": index.manifest.created,
+            "segments": len(index.segments),
+        }
 
 
 def test_cli_search_prints_what_the_server_returns(server: str, real_index_dir: Path) -> None:

@@ -1,0 +1,150 @@
+"""One immutable index segment on disk, opened for reading.
+
+A segment holds the articles one indexing run added (or one merge produced): their texts in SQLite, passage
+vectors, BM25 postings for passages and for whole articles, and per-district row lists. Nothing in it changes
+after it is published; deletions live in tombstone files that later generations add beside it. Everything large
+is memory-mapped or read from SQLite on demand, so a server's memory does not grow with the corpus texts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.postings import Postings
+from indexer.records import Article, Chunk
+from indexer.serialize import ARTICLE_COLUMNS, CHUNK_COLUMNS, article_from_row, chunk_from_row
+from indexer.vector_index import DenseSegment
+
+META = "segment.json"
+DATABASE = "store.sqlite"
+VECTORS = "vectors.npy"
+CHUNK_ARTICLE = "chunk_article.npy"
+DISTRICTS = "districts.npz"
+BM25_DIR = "bm25"
+ARTICLE_BM25_DIR = "bm25-articles"
+
+
+@dataclass(frozen=True)
+class SegmentMeta:
+    name: str
+    base: int  # global row id of local row 0
+    article_base: int  # global article number of local article 0
+    rows: int
+    articles: int
+    dim: int
+    vector_index: str  # "Flat" or the FAISS factory string of its approximate index
+
+    def write(self, directory: Path) -> None:
+        (directory / META).write_text(json.dumps(asdict(self)) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, directory: Path) -> SegmentMeta:
+        return cls(**json.loads((directory / META).read_text(encoding="utf-8")))
+
+
+class Segment:
+    """Read access to one published segment. Safe to share between threads (one SQLite connection per thread)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.meta = SegmentMeta.read(directory)
+        vectors = (
+            np.load(directory / VECTORS, mmap_mode="r") if self.meta.rows else np.zeros((0, self.meta.dim), np.float32)
+        )
+        self.dense = DenseSegment.open(directory, vectors)
+        self.chunk_article = np.load(directory / CHUNK_ARTICLE)
+        self.postings = Postings.load(directory / BM25_DIR)
+        self.article_postings = Postings.load(directory / ARTICLE_BM25_DIR)
+        with np.load(directory / DISTRICTS) as stored:
+            self.districts = {name: stored[name] for name in stored.files}
+        self._local = threading.local()
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # immutable=1: SQLite skips locking and change detection, which a published segment never needs.
+            uri = f"file:{self.directory / DATABASE}?mode=ro&immutable=1"
+            conn = self._local.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        return conn
+
+    def chunks(self, locals_: Sequence[int]) -> dict[int, Chunk]:
+        if not len(locals_):
+            return {}
+        marks = ",".join("?" * len(locals_))
+        query = f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article WHERE c.id IN ({marks})"
+        return dict(chunk_from_row(row) for row in self._db().execute(query, [int(x) for x in locals_]))
+
+    def iter_chunks(self) -> Iterator[tuple[int, Chunk]]:
+        query = f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article ORDER BY c.id"
+        for row in self._db().execute(query):
+            yield chunk_from_row(row)
+
+    def article(self, local: int) -> Article:
+        row = self._db().execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ?", (int(local),)).fetchone()
+        return article_from_row(row)[1]
+
+    def find_article(self, article_id: str) -> tuple[int, Article] | None:
+        query = f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE article_id = ?"
+        row = self._db().execute(query, (article_id,)).fetchone()
+        return article_from_row(row) if row else None
+
+    def article_locals(self, article_ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for begin in range(0, len(article_ids), 500):
+            batch = list(article_ids[begin : begin + 500])
+            marks = ",".join("?" * len(batch))
+            query = f"SELECT article_id, id FROM articles WHERE article_id IN ({marks})"
+            found.update({a: int(i) for a, i in self._db().execute(query, batch)})
+        return found
+
+    def iter_articles(self) -> Iterator[tuple[int, Article]]:
+        for row in self._db().execute(f"SELECT {ARTICLE_COLUMNS} FROM articles ORDER BY id"):
+            yield article_from_row(row)
+
+    def sources(self) -> Iterator[tuple[int, str, str, int, int, list[int]]]:
+        """(source row, path, file hash, size, mtime_ns, local article numbers) of every source recorded here."""
+        for sid, path, file_hash, size, mtime, articles in self._db().execute(
+            "SELECT id, path, file_hash, size, mtime_ns, articles FROM sources ORDER BY id"
+        ):
+            yield int(sid), path, file_hash, int(size), int(mtime), json.loads(articles)
+
+    def rows_with_hashes(self, hashes: Sequence[str]) -> dict[str, int]:
+        """Embed hash -> a local row holding that vector, for the hashes this segment has."""
+        found: dict[str, int] = {}
+        for begin in range(0, len(hashes), 500):
+            batch = list(hashes[begin : begin + 500])
+            marks = ",".join("?" * len(batch))
+            query = f"SELECT embed_hash, id FROM chunks WHERE embed_hash IN ({marks})"
+            found.update({h: int(r) for h, r in self._db().execute(query, batch)})
+        return found
+
+    @property
+    def source_count(self) -> int:
+        return int(self._db().execute("SELECT COUNT(*) FROM sources").fetchone()[0])
+
+    def identities(self, article_locals: Sequence[int]) -> set[str]:
+        """`chunk_id|embed_hash` of the given articles' chunks: what a removal report compares."""
+        found: set[str] = set()
+        for begin in range(0, len(article_locals), 500):
+            batch = [int(x) for x in article_locals[begin : begin + 500]]
+            marks = ",".join("?" * len(batch))
+            query = f"SELECT chunk_id || '|' || embed_hash FROM chunks WHERE article IN ({marks})"
+            found.update(row[0] for row in self._db().execute(query, batch))
+        return found
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
