@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -117,6 +118,8 @@ def main() -> int:
     figures["chunks"] = total
     figures["vector_index"] = compaction.vector_index
     figures["index_bytes"] = dir_bytes(index_dir)
+    # Peak of this process so far: synthesis, segment writes and the full compaction (IVF training included).
+    figures["build_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(
         f"compaction: {compaction.rows} rows into one segment, {compaction.vector_index}, {stages['compact_s']:.0f} s"
     )

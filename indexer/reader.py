@@ -61,8 +61,9 @@ class IndexView:
         self._finalizer = weakref.finalize(self, lease.release) if lease else None
 
     @classmethod
-    def open(cls, index_dir: Path, cache: Mapping[str, Segment] | None = None) -> IndexView:
-        """Lease and open the live generation; segments already open in `cache` are reused, not re-read."""
+    def open(cls, index_dir: Path, cache: Mapping[str, Segment] | None = None, nprobe: int | None = None) -> IndexView:
+        """Lease and open the live generation; segments already open in `cache` are reused, not re-read.
+        `nprobe` overrides the lists an IVF search probes (default: what the index was built with)."""
         import faiss
 
         # One thread per query: with the cores shared by concurrent requests, FAISS's default team is slower.
@@ -75,7 +76,10 @@ class IndexView:
                 cache.get(str(ref["name"])) or Segment(segment_dir(index_dir, str(ref["name"])))
                 for ref in manifest.segments
             ]
-            return cls(index_dir, generation, manifest, segments, lease)
+            view = cls(index_dir, generation, manifest, segments, lease)
+            if nprobe is not None:
+                view.nprobe = nprobe
+            return view
         except BaseException:
             lease.release()
             raise

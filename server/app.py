@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from indexer.settings import IndexSettings
 from server.docs import add_offline_docs
 from server.reload import LiveResources
-from server.resources import Resources, load_resources
+from server.resources import Resources, load_resources, query_nprobe
 from server.retrieval import UnknownDistrictError
 from server.schemas import (
     ArticleOut,
@@ -172,7 +172,7 @@ def create_app(
             app.state.resources = load_resources(index_settings, server_settings)
             logger.info("loaded index and model in %.1f s", time.perf_counter() - started)
         _warm_up(app.state.resources)
-        live = app.state.live = LiveResources(app.state.resources)
+        live = app.state.live = LiveResources(app.state.resources, query_nprobe(index_settings))
         if server_settings.reload_interval_s > 0:
             live.watch(server_settings.reload_interval_s)
         try:

@@ -31,8 +31,9 @@ class _Slot:
 
 
 class LiveResources:
-    def __init__(self, resources: Resources) -> None:
+    def __init__(self, resources: Resources, nprobe: int | None = None) -> None:
         self._slot = _Slot(resources)
+        self._nprobe = nprobe
         self._lock = threading.Lock()
         self._reloading = threading.Lock()
         self._stop = threading.Event()
@@ -68,7 +69,7 @@ class LiveResources:
             if current_generation(index_dir) in (None, old.resources.index.generation):
                 return False
             cache = {s.name: s for s in old.resources.index.segments}
-            view = IndexView.open(index_dir, cache)
+            view = IndexView.open(index_dir, cache, self._nprobe)
             try:
                 fresh = with_index(old.resources, view)
             except BaseException:

@@ -30,7 +30,7 @@ def load_resources(
     index_settings: IndexSettings, server_settings: ServerSettings, embedder: Embedder | None = None
 ) -> Resources:
     """Load the index and the model once. A mismatched index fails here, with the fix in the message."""
-    index = IndexView.open(index_settings.index_dir)
+    index = IndexView.open(index_settings.index_dir, nprobe=query_nprobe(index_settings))
     embedder = embedder or load_embedder(index_settings)
     pin_torch_threads(server_settings.query_threads)
     check_model(
@@ -61,6 +61,11 @@ def load_resources(
         )
     answerer = Answerer.create(embedder=embedder, gazetteer=gazetteer, llm=llm)
     return Resources(index, embedder, gazetteer, retriever, answerer)
+
+
+def query_nprobe(settings: IndexSettings) -> int | None:
+    """POLICYQA_NPROBE set where the server runs overrides the value the index was built with."""
+    return settings.nprobe if "nprobe" in settings.model_fields_set else None
 
 
 def with_index(resources: Resources, index: IndexView) -> Resources:
