@@ -93,7 +93,26 @@ def measure(index_dir: Path, queries_file: Path) -> dict[str, object]:
         recalls.append(len(approximate & exact_top(view, vector, 10)) / 10)
     figures["ann_recall_at_10"] = round(float(np.mean(recalls)), 4)
     figures["rss_after_queries_mb"] = round(rss_mb(), 1)
+    if any(s.dense.ann is not None for s in view.segments):
+        figures["nprobe_sweep"] = nprobe_sweep(view, vectors[:100])
     return figures
+
+
+def nprobe_sweep(view, vectors: np.ndarray) -> list[dict[str, float]]:
+    """Recall@10 against exact and dense search time (top 100 candidates) for several nprobe values."""
+    exact = [exact_top(view, v, 10) for v in vectors]
+    rows = []
+    for nprobe in (16, 32, 64, 128, 256):
+        view.nprobe = nprobe
+        times, recalls = [], []
+        for vector, truth in zip(vectors, exact, strict=True):
+            t0 = time.perf_counter()
+            found = view.dense(vector, 100)
+            times.append((time.perf_counter() - t0) * 1000)
+            recalls.append(len(truth & set(list(found)[:10])) / 10)
+        rows.append({"nprobe": nprobe, "recall_at_10": round(float(np.mean(recalls)), 4),
+                     "dense_p50_ms": round(float(np.median(times)), 2)})  # fmt: skip
+    return rows
 
 
 def real_vector_recall(originals, queries, nprobe: int) -> dict[str, object]:

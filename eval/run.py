@@ -47,9 +47,9 @@ def _candidate_articles(question: EvalQuestion, articles: Mapping[str, Article])
 def judge(questions: Sequence[EvalQuestion], index: IndexView) -> dict[str, Judgements]:
     """Apply the hit rule to the whole index once, the way relevance judgements (qrels) would be built."""
     # Evals read every text once; the server never does (it reads only the passages it returns).
-    articles = {a.article_id: a for a in index.iter_articles()}
+    texts = {a.article_id: a for a in index.iter_articles()}
     chunks = dict(index.iter_chunks())
-    unknown = sorted({a for q in questions for a in q.evidence if a is not None and a not in articles})
+    unknown = sorted({a for q in questions for a in q.evidence if a is not None and a not in texts})
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
         raise DatasetError(f"evidence names {len(unknown)} article(s) the index does not hold: {shown}")
@@ -63,8 +63,8 @@ def judge(questions: Sequence[EvalQuestion], index: IndexView) -> dict[str, Judg
             continue
         articles = frozenset(
             a
-            for a in _candidate_articles(question, articles)
-            if matches_evidence(articles[a].text, a, question.evidence)
+            for a in _candidate_articles(question, texts)
+            if matches_evidence(texts[a].text, a, question.evidence)
         )
         relevant = sum(
             1
