@@ -1,0 +1,49 @@
+"""Wires the hardening middleware of issue 15 onto the app, in an order that matters (the last added runs first):
+
+    security headers → trusted host → metrics → request log (app.py) → API key → timeout → body size → rate → app
+
+so every response, refusals included, gets the security headers and is counted, a wrong Host is refused before
+anything else, and an unauthenticated client cannot make the server buffer a body or spend its rate budget.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.responses import Response
+
+from server.limits import BodySizeLimitMiddleware, RateLimitMiddleware, RequestTimeoutMiddleware
+from server.metrics import AppMetrics, MetricsMiddleware
+from server.security import PROTECTED, ApiKeyMiddleware, SecurityHeadersMiddleware
+from server.settings import ServerSettings
+
+
+def add_inner_guards(app: FastAPI, settings: ServerSettings) -> None:
+    """Rate limit, body size, timeout and API keys: call before adding the request log."""
+    if settings.rate_limit:
+        app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit, prefixes=PROTECTED)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_s)
+    if settings.api_key_set():
+        app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_set())
+
+
+def add_outer_guards(app: FastAPI, settings: ServerSettings) -> AppMetrics:
+    """Metrics (and the /metrics route), trusted hosts and security headers: call after adding the request log."""
+    metrics = AppMetrics(lambda: getattr(app.state, "resources", None))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    hosts = settings.allowed_host_list()
+    if "*" not in hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        summary="Prometheus metrics: requests, latency per route, index, abstention rate",
+    )
+    def prometheus_metrics() -> Response:
+        return metrics.endpoint()
+
+    return metrics
