@@ -8,6 +8,8 @@ anything else, and an unauthenticated client cannot make the server buffer a bod
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -17,6 +19,9 @@ from server.limits import BodySizeLimitMiddleware, RateLimitMiddleware, RequestT
 from server.metrics import AppMetrics, MetricsMiddleware
 from server.security import PROTECTED, ApiKeyMiddleware, SecurityHeadersMiddleware
 from server.settings import ServerSettings
+
+logger = logging.getLogger("policyqa.server")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def add_inner_guards(app: FastAPI, settings: ServerSettings) -> None:
@@ -34,6 +39,12 @@ def add_outer_guards(app: FastAPI, settings: ServerSettings) -> AppMetrics:
     metrics = AppMetrics(lambda: getattr(app.state, "resources", None))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     hosts = settings.allowed_host_list()
+    if settings.host not in _LOOPBACK and set(hosts) <= set(_LOOPBACK):
+        logger.warning(
+            "serving on %s but POLICYQA_ALLOWED_HOSTS accepts only loopback names: other machines get 400 "
+            "'Invalid host header' until it lists the names they use (or '*')",
+            settings.host,
+        )
     if "*" not in hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
     app.add_middleware(SecurityHeadersMiddleware)
