@@ -49,6 +49,10 @@ _SPACES = [0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000]
 VISIBLE_CHAR_PATTERN = "[^\\s" + "".join(f"\\u{c:04x}" for c in sorted(_REMOVED)) + "]"
 
 
+# Bump when `fold` changes what it produces: indexes record it (indexer.sparse.SparseSettings) and re-tokenise.
+NORMALIZATION_VERSION = 1
+
+
 class InvalidTextError(ValueError):
     """Text that cannot be processed: it holds a lone UTF-16 surrogate."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.normalize import fold
+from indexer.normalize import NORMALIZATION_VERSION, fold
 
 _ROW_IDS = "row_ids.npy"
 _KEYS = "keys.json"
@@ -38,6 +38,9 @@ class SparseSettings:
     title_weight: int = 3
     k1: float = 0.9
     b: float = 0.75
+    # Version of indexer.normalize.fold applied to BM25 text. Recorded in the manifest with the rest, so an index
+    # tokenised before (or under another) normalisation is re-tokenised by the next `policyqa index`.
+    normalization: int = NORMALIZATION_VERSION
 
     def __post_init__(self) -> None:
         if self.title_weight < 0 or self.k1 < 0 or not 0 <= self.b <= 1:

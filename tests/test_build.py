@@ -184,13 +184,13 @@ def test_changing_bm25_settings_retokenises_without_embedding(corpus: Path, tmp_
     settings = settings_for(tmp_path)
     build(corpus, settings, FakeEmbedder())
     before = load_index(settings.index_dir)
-    assert before.manifest.sparse == {"title_weight": 3, "k1": 0.9, "b": 0.75}
+    assert before.manifest.sparse == {"title_weight": 3, "k1": 0.9, "b": 0.75, "normalization": 1}
     untitled = settings.model_copy(update={"bm25_title_weight": 0, "bm25_k1": 1.2})
     embedder = FakeEmbedder()
     report = build(corpus, untitled, embedder)
     after = load_index(settings.index_dir)
     assert embedder.embedded == 0 and report.embedded == 0
-    assert after.manifest.sparse == {"title_weight": 0, "k1": 1.2, "b": 0.75}
+    assert after.manifest.sparse == {"title_weight": 0, "k1": 1.2, "b": 0.75, "normalization": 1}
     assert after.sparse.model.k1 == 1.2
     # With the title counted, every passage of the 潼南 article matches a word of its title; without, only those
     # whose own text holds it.

@@ -86,3 +86,14 @@ def test_district_schema_is_the_enum_the_validator_accepts(client: TestClient) -
         assert client.post("/search", json={"query": "柠檬", "district": district}).status_code == 200, district
     for district in ["不存在区", " 潼南", "潼南 "]:
         assert client.post("/search", json={"query": "柠檬", "district": district}).status_code == 422, district
+
+
+def test_bm25_tokens_are_folded_alike_at_indexing_and_query_time() -> None:
+    from indexer.districts import Gazetteer
+    from indexer.sparse import SparseTokenizer, load_stopwords
+
+    gazetteer = Gazetteer.load()
+    tokenizer = SparseTokenizer(gazetteer.tokenizer, load_stopwords())
+    plain = tokenizer.tokenize("潼南柠檬产业产值２０２３年")
+    assert plain == tokenizer.tokenize("潼南檸檬產業產值2023年")
+    assert plain == tokenizer.tokenize("潼\u200b南柠\u200d檬产业产值2023年")
