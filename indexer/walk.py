@@ -89,4 +89,5 @@ def _walk_dir(root: Path, folder: Path, active: set[Path]) -> Iterator[Path | Sk
 
 
 def _shown(root: Path, path: Path) -> str:
-    return path.relative_to(root.parent).as_posix() if root.parent != path else str(path)
+    # As sources.py shows files read under a folder: relative to the folder given.
+    return path.relative_to(root).as_posix() if path != root else str(path)
