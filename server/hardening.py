@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from server.limits import BodySizeLimitMiddleware, RateLimitMiddleware, RequestTimeoutMiddleware
 from server.metrics import AppMetrics, MetricsMiddleware
+from server.schemas import ErrorOut
 from server.security import PROTECTED, ApiKeyMiddleware, SecurityHeadersMiddleware
 from server.settings import ServerSettings
 
@@ -24,13 +25,23 @@ logger = logging.getLogger("policyqa.server")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def _documented(app: FastAPI, status: int, description: str) -> None:
+    # Routes added after this carry the response in the OpenAPI schema, so clients (and the fuzz test's
+    # status-code check) know a guard may answer it.
+    app.router.responses.setdefault(status, {"model": ErrorOut, "description": description})
+
+
 def add_inner_guards(app: FastAPI, settings: ServerSettings) -> None:
-    """Rate limit, body size, timeout and API keys: call before adding the request log."""
+    """Rate limit, body size, timeout and API keys: call before adding the request log and the routes."""
+    _documented(app, 413, "Request body over POLICYQA_MAX_BODY_BYTES")
+    _documented(app, 503, "Still loading, or the request took over POLICYQA_REQUEST_TIMEOUT_S")
     if settings.rate_limit:
+        _documented(app, 429, "Over the client's POLICYQA_RATE_LIMIT (see Retry-After)")
         app.add_middleware(RateLimitMiddleware, rate=settings.rate_limit, prefixes=PROTECTED)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTimeoutMiddleware, seconds=settings.request_timeout_s)
     if settings.api_key_set():
+        _documented(app, 401, "No valid API key (Authorization: Bearer KEY) on /search, /ask, /articles, /admin")
         app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_set())
 
 

@@ -72,6 +72,8 @@ def test_api_keys_guard_the_data_routes_but_not_the_page(make_client: Any) -> No
         assert wrong.status_code == 401
         assert client.request(method, path, json=body, headers={"Authorization": "Bearer beta"}).status_code == 200
     assert client.get("/articles/x").status_code == 401
+    documented = client.get("/openapi.json").json()["paths"]["/search"]["post"]["responses"]
+    assert {"401", "413", "503"} <= set(documented)
     assert client.get("/admin/reload").status_code == 401
     for open_path in ["/", "/healthz", "/metrics", "/openapi.json"]:
         assert client.get(open_path).status_code == 200, open_path
@@ -83,6 +85,7 @@ def test_rate_limit_per_client(make_client: Any) -> None:
     client = make_client(rate_limit="2/minute")
     statuses = [client.post("/search", json={"query": "潼南"}).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+    assert "429" in client.get("/openapi.json").json()["paths"]["/ask"]["post"]["responses"]
     limited = client.post("/ask", json={"question": "潼南"})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1 and limited.json()["error"]
     assert client.get("/healthz").status_code == 200  # not a limited route
