@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,7 +136,7 @@ def markdown(
     context: RunContext,
     summaries: Sequence[Mapping[str, Any]],
     missed: Mapping[str, Sequence[EvalQuestion]],
-    chart_name: str,
+    chart_name: str | None,
 ) -> str:
     first = summaries[0]
     lines = [
@@ -165,7 +166,7 @@ def markdown(
         + ". /ask itself always retrieves in hybrid mode: the answer columns of the other retrievers show how the "
         "answerer does on their passages (bm25 passages carry no dense score).",
         "",
-        f"![passage recall@k]({chart_name})",
+        f"![passage recall@k]({chart_name})" if chart_name else f"_({NO_CHART})_",
         "",
     ]
     for kind in ("type", "district"):
@@ -182,8 +183,15 @@ def markdown(
     return "\n".join(lines)
 
 
-def recall_chart(summaries: Sequence[Mapping[str, Any]], title: str, path: Path) -> None:
-    import matplotlib
+NO_CHART = "no recall chart: matplotlib is not installed (it comes with the dev extra: pip install -e '.[dev]')"
+
+
+def recall_chart(summaries: Sequence[Mapping[str, Any]], title: str, path: Path) -> bool:
+    """Draw the chart; False when matplotlib (a dev extra) is missing, so a plain install still gets its report."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -220,6 +228,7 @@ def recall_chart(summaries: Sequence[Mapping[str, Any]], title: str, path: Path)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+    return True
 
 
 def write_report(
@@ -233,11 +242,13 @@ def write_report(
     directory.mkdir(parents=True, exist_ok=True)
     base = f"{context.dataset}-{stamp}"
     chart = directory / f"{base}.png"
-    recall_chart(summaries, f"{context.dataset}: passage recall@k", chart)
+    drawn = recall_chart(summaries, f"{context.dataset}: passage recall@k", chart)
+    if not drawn:
+        print(f"note: {NO_CHART}", file=sys.stderr)
     report = directory / f"{base}.md"
-    report.write_text(markdown(context, summaries, missed, chart.name), encoding="utf-8")
-    shutil.copyfile(chart, directory / f"{context.dataset}.png")
-    (directory / f"{context.dataset}.md").write_text(
-        markdown(context, summaries, missed, f"{context.dataset}.png"), encoding="utf-8"
-    )
+    report.write_text(markdown(context, summaries, missed, chart.name if drawn else None), encoding="utf-8")
+    if drawn:
+        shutil.copyfile(chart, directory / f"{context.dataset}.png")
+    latest = f"{context.dataset}.png" if drawn else None
+    (directory / f"{context.dataset}.md").write_text(markdown(context, summaries, missed, latest), encoding="utf-8")
     return report

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from eval.metrics import AnswerOutcome, QuestionResult, matches_evidence, recall_curve, slices, summarize
 from eval.questions import DatasetError, EvalQuestion
+from indexer.normalize import fold
 from indexer.reader import IndexView
 
 if TYPE_CHECKING:
@@ -62,9 +63,7 @@ def judge(questions: Sequence[EvalQuestion], index: IndexView) -> dict[str, Judg
             judgements[question.id] = Judgements(frozenset(), 0)
             continue
         articles = frozenset(
-            a
-            for a in _candidate_articles(question, texts)
-            if matches_evidence(texts[a].text, a, question.evidence)
+            a for a in _candidate_articles(question, texts) if matches_evidence(texts[a].text, a, question.evidence)
         )
         relevant = sum(
             1
@@ -85,7 +84,8 @@ def unfindable(questions: Sequence[EvalQuestion], judgements: Mapping[str, Judge
 def _ask(retriever: Retriever, answerer: Any, question: EvalQuestion, mode: str, passages: int) -> AnswerOutcome:
     # Its own search with /ask's k, not a slice of the deeper list: district coverage reorders within k.
     started = time.perf_counter()
-    answer = answerer.answer(question.question, retriever.search(question.question, k=passages, mode=mode))
+    asked = fold(question.question)  # as server.service does, so evals score what the server answers
+    answer = answerer.answer(asked, retriever.search(asked, k=passages, mode=mode))
     latency = (time.perf_counter() - started) * 1000
     hits = tuple(matches_evidence(c.text, c.article.article_id, question.evidence) for c in answer.citations)
     return AnswerOutcome(answer.text, bool(answer.abstained), hits, latency)
@@ -101,7 +101,7 @@ def score_question(
     answer_passages: int,
 ) -> QuestionResult:
     started = time.perf_counter()
-    passages = retriever.search(question.question, k=depth, mode=mode)
+    passages = retriever.search(fold(question.question), k=depth, mode=mode)
     latency = (time.perf_counter() - started) * 1000
     hits = tuple(matches_evidence(p.chunk.text, p.article.article_id, question.evidence) for p in passages)
     article_hits = tuple(p.article.article_id in judgement.articles for p in passages)

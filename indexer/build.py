@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from indexer.records import Article, Skipped
 from indexer.scan import Scan, SourceState, live_sources, scan_sources
 from indexer.segment_writer import NewArticle, SourceRecord
 from indexer.settings import IndexSettings
-from indexer.sources import read_articles
+from indexer.sources import read_articles, unreadable_entries
 from indexer.sparse import SparseTokenizer, load_stopwords
 from indexer.store import (
     collect_garbage,
@@ -47,13 +47,13 @@ def referenced_files(index_dir: Path) -> dict[str, set[str]]:
 
 
 def _read_changed(
-    changed: Sequence[tuple[Path, Path]], gazetteer: Gazetteer
+    changed: Sequence[tuple[Path, Path]], gazetteer: Gazetteer, max_file_bytes: int
 ) -> tuple[dict[str, list[Article]], list[Skipped]]:
     by_file: dict[str, list[Article]] = {}
     skipped: list[Skipped] = []
     for file, root in changed:
         articles: list[Article] = []
-        for item in read_articles([file], gazetteer, root=root):
+        for item in read_articles([file], gazetteer, root=root, max_file_bytes=max_file_bytes):
             (skipped if isinstance(item, Skipped) else articles).append(item)
         # A file that yields nothing keeps its previous articles: bad input must not lose indexed content.
         if articles:
@@ -129,12 +129,15 @@ def _update(
     rechunk_all = manifest is not None and (manifest.chunker != asdict(chunker) or manifest.sparse != asdict(sparse))
     old = live_sources(view) if view else {}
     scan = scan_sources(paths, old, rechunk_all)
+    # Links, loops, hidden and unsupported entries never reach the scan: report them on every run.
+    unread = [*unreadable_entries(paths), *scan.skipped]
     if view and manifest and not scan.changed and not scan.gone:
-        return BuildReport(manifest.articles, manifest.chunks, 0, manifest.chunks, 0, tuple(scan.skipped))
+        return BuildReport(manifest.articles, manifest.chunks, 0, manifest.chunks, 0, tuple(unread))
 
     gazetteer = Gazetteer.load()
-    by_file, skipped = _read_changed(scan.changed, gazetteer)
-    skipped = [*scan.skipped, *skipped]
+    by_file, skipped = _read_changed(scan.changed, gazetteer, settings.max_file_bytes)
+    skipped = [*unread, *skipped]
+    decoded = tuple((a.path, a.encoding) for arts in by_file.values() for a in arts if a.encoding != "utf-8")
     doomed = [old[key] for key in [*scan.gone, *by_file] if key in old]
     new_articles, sources = _chunk(view, by_file, scan, doomed, settings, gazetteer, skipped)
 
@@ -156,7 +159,8 @@ def _update(
     vectors = np.zeros((len(hashes), dim), np.float32)
     for i, h in enumerate(hashes):
         vectors[i] = fresh[h] if h in fresh else reusable[h]
-    return commit_run(view, settings, embedder, dim, new_articles, sources, vectors, doomed, skipped, set(fresh))
+    report = commit_run(view, settings, embedder, dim, new_articles, sources, vectors, doomed, skipped, set(fresh))
+    return replace(report, decoded=decoded)
 
 
 def _chunk(

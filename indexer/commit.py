@@ -31,10 +31,13 @@ class BuildReport:
     seconds: float = 0.0
     generation: str | None = None
     segments: int = 0
+    # (path, encoding) of every file read in an encoding other than UTF-8 (GB18030, UTF-16...): indexer.decode.
+    decoded: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        data["decoded"] = [{"path": p, "encoding": e} for p, e in self.decoded]
         data["seconds"] = round(self.seconds, 3)
         return data
 

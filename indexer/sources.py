@@ -1,11 +1,13 @@
 """Read corpus files (.txt/.md with optional YAML front matter, .html, .jsonl) into cleaned articles.
 
 Every problem with one file, or one JSONL line, becomes a `Skipped` with a reason; reading never raises for bad
-input, so one broken file cannot stop an index build.
+input, so one broken file cannot stop an index build. Folders are walked by indexer.walk (which reports links,
+loops and unsupported types), bytes are decoded by indexer.decode (UTF-8, UTF-16/32 with BOM, GB18030/GBK...).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -17,13 +19,13 @@ from typing import Any
 import yaml
 
 from indexer.clean import SENTENCE_FINAL, CleanedText, clean_text
+from indexer.decode import BOMS, Decoded, decode_text
 from indexer.districts import Gazetteer
 from indexer.html_text import extract_html
 from indexer.records import Article, Section, Skipped, Span
+from indexer.settings import DEFAULT_MAX_FILE_BYTES, IndexSettings
+from indexer.walk import HTML_SUFFIXES, unsupported_reason, walk_sources
 
-TEXT_SUFFIXES = (".txt", ".md")
-HTML_SUFFIXES = (".html", ".htm")
-SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, ".jsonl")
 TITLE_MAX_CHARS = 60
 TITLE_MIN_CHARS = 4
 FRONT_MATTER_FENCE = "---"
@@ -41,30 +43,34 @@ class Meta:
 
 
 def iter_source_files(paths: Iterable[Path]) -> list[Path]:
-    """Files to read: given files as they are, directories walked recursively (sorted, hidden entries skipped)."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_file():
-            found.append(path)
-        elif path.is_dir():
-            found.extend(
-                f
-                for f in sorted(path.rglob("*"))
-                if f.is_file()
-                and f.suffix.lower() in SUPPORTED_SUFFIXES
-                and not any(part.startswith(".") for part in f.relative_to(path).parts)
-            )
+    """Files to read: given files as they are, directories walked recursively (sorted). What is not read from a
+    folder (hidden, unsupported, dangling or looping links) is left out here and reported by `unreadable_entries`."""
+    found = [item for given in map(Path, paths) for item in walk_sources(given) if isinstance(item, Path)]
     return list(dict.fromkeys(found))
 
 
-def read_articles(paths: Iterable[Path], gazetteer: Gazetteer, root: Path | None = None) -> Iterator[Article | Skipped]:
+def unreadable_entries(paths: Iterable[Path]) -> list[Skipped]:
+    """Every entry under `paths` that `iter_source_files` leaves out, with the reason."""
+    return [item for given in map(Path, paths) for item in walk_sources(given) if isinstance(item, Skipped)]
+
+
+def read_articles(
+    paths: Iterable[Path], gazetteer: Gazetteer, root: Path | None = None, max_file_bytes: int | None = None
+) -> Iterator[Article | Skipped]:
+    """Articles from files and folders, and a Skipped for everything else. `max_file_bytes` None: the
+    POLICYQA_MAX_FILE_BYTES setting (indexer.settings.IndexSettings)."""
+    if max_file_bytes is None:
+        max_file_bytes = IndexSettings().max_file_bytes
     seen: dict[str, str] = {}
     for given in map(Path, paths):
-        if not given.exists():
+        if not given.exists() and not given.is_symlink():
             yield Skipped(str(given), "no such file or directory")
             continue
-        for file in iter_source_files([given]):
-            for item in _read_file(file, gazetteer, root):
+        for entry in walk_sources(given):
+            if isinstance(entry, Skipped):
+                yield entry
+                continue
+            for item in _read_file(entry, gazetteer, root, max_file_bytes):
                 if isinstance(item, Article):
                     if item.article_id in seen:
                         first = seen[item.article_id]
@@ -85,34 +91,44 @@ def _display(file: Path, root: Path | None) -> tuple[str, str]:
     return str(file), file.stem
 
 
-def _read_file(file: Path, gazetteer: Gazetteer, root: Path | None) -> Iterator[Article | Skipped]:
+def _read_file(
+    file: Path, gazetteer: Gazetteer, root: Path | None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> Iterator[Article | Skipped]:
     shown, article_id = _display(file, root)
     suffix = file.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        yield Skipped(shown, f"unsupported file type {file.suffix or '(none)'}; expected one of {SUPPORTED_SUFFIXES}")
+    reason = unsupported_reason(file)
+    if reason is not None:
+        yield Skipped(shown, reason)
         return
     try:
+        # Checked before reading: the bytes of an oversized file are never loaded, let alone tokenised.
+        size = file.stat().st_size
+        if size > max_file_bytes:
+            limit = f"over the limit of {max_file_bytes:,} (POLICYQA_MAX_FILE_BYTES)"
+            yield Skipped(shown, f"file is {size:,} bytes, {limit}")
+            return
         data = file.read_bytes()
     except OSError as exc:
         yield Skipped(shown, f"cannot read file: {exc.strerror or exc}")
         return
-    if b"\x00" in data:
-        yield Skipped(shown, "binary file (contains NUL bytes)")
-        return
     if suffix == ".jsonl":
         yield from _read_jsonl(data, shown, gazetteer)
         return
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield Skipped(shown, f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})")
+    decoded = decode_text(data)
+    if isinstance(decoded, str):
+        yield Skipped(shown, decoded)
         return
+    text = decoded.text
     if not text.strip():
         yield Skipped(shown, "empty file")
     elif suffix in HTML_SUFFIXES:
-        yield _html_article(text, article_id, shown, gazetteer)
+        yield _with_encoding(_html_article(text, article_id, shown, gazetteer), decoded)
     else:
-        yield _text_article(text, article_id, shown, gazetteer)
+        yield _with_encoding(_text_article(text, article_id, shown, gazetteer), decoded)
+
+
+def _with_encoding(item: Article | Skipped, decoded: Decoded) -> Article | Skipped:
+    return dataclasses.replace(item, encoding=decoded.encoding) if isinstance(item, Article) else item
 
 
 def _text_article(text: str, article_id: str, shown: str, gazetteer: Gazetteer) -> Article | Skipped:
@@ -165,7 +181,13 @@ def _meta(fields: Mapping[str, Any], gazetteer: Gazetteer) -> Meta | str:
 
 
 def _read_jsonl(data: bytes, shown: str, gazetteer: Gazetteer) -> Iterator[Article | Skipped]:
-    lines = data.split(b"\n")
+    # JSON is UTF-8 (RFC 8259), read line by line so one bad line costs one article; a file with a UTF-16/32
+    # byte-order mark is decoded whole first. No guessing of legacy encodings here.
+    decoded = decode_text(data) if data.startswith(BOMS) else Decoded("", "utf-8")
+    if isinstance(decoded, str):
+        yield Skipped(shown, decoded)
+        return
+    lines: list[str] | list[bytes] = decoded.text.split("\n") if decoded.text else data.split(b"\n")
     if not any(line.strip() for line in lines):
         yield Skipped(shown, "empty file")
     for number, line in enumerate(lines, 1):
@@ -173,7 +195,7 @@ def _read_jsonl(data: bytes, shown: str, gazetteer: Gazetteer) -> Iterator[Artic
         if not line.strip():
             continue
         try:
-            record = json.loads(line.decode("utf-8-sig"))
+            record = json.loads(line.decode("utf-8") if isinstance(line, bytes) else line)
         except UnicodeDecodeError as exc:
             yield Skipped(where, f"not UTF-8 text (invalid byte at column {exc.start + 1})")
             continue
@@ -194,7 +216,8 @@ def _read_jsonl(data: bytes, shown: str, gazetteer: Gazetteer) -> Iterator[Artic
             if isinstance(meta, str):
                 yield Skipped(where, meta)
             else:
-                yield build_article(str(ident).strip(), text, shown, gazetteer, meta)
+                article = build_article(str(ident).strip(), text, shown, gazetteer, meta)
+                yield _with_encoding(article, decoded)
 
 
 def _html_article(html: str, article_id: str, shown: str, gazetteer: Gazetteer) -> Article | Skipped:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from indexer.normalize import NORMALIZATION_VERSION, fold
+
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 
 
@@ -31,6 +33,9 @@ class SparseSettings:
     title_weight: int = 3
     k1: float = 0.9
     b: float = 0.75
+    # Version of indexer.normalize.fold applied to BM25 text. Recorded in the manifest with the rest, so an index
+    # tokenised before (or under another) normalisation is re-tokenised by the next `policyqa index`.
+    normalization: int = NORMALIZATION_VERSION
 
     def __post_init__(self) -> None:
         if self.title_weight < 0 or self.k1 < 0 or not 0 <= self.b <= 1:
@@ -46,7 +51,7 @@ class SparseTokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         tokens = []
-        for token in self.jieba.lcut_for_search(text):
+        for token in self.jieba.lcut_for_search(fold(text)):  # 檸檬 and 柠\u200b檬 match 柠檬
             token = token.strip().lower()
             if token and token not in self.stopwords and _WORDLIKE.search(token):
                 tokens.append(token)

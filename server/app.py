@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.settings import IndexSettings
 from server.docs import add_offline_docs
+from server.hardening import add_inner_guards, add_outer_guards
 from server.reload import LiveResources
 from server.resources import Resources, load_resources, query_nprobe
 from server.retrieval import UnknownDistrictError
@@ -192,7 +193,9 @@ def create_app(
     app.state.resources = resources
     app.state.live = None
     app.state.server_settings = server_settings
+    add_inner_guards(app, server_settings)
     app.add_middleware(RequestLogMiddleware)
+    app.state.metrics = add_outer_guards(app, server_settings)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(UnknownDistrictError, _unknown_district)
@@ -233,9 +236,11 @@ def _add_routes(app: FastAPI) -> None:
         return run_search(resources, body)
 
     @app.post("/ask", response_model=AskResponse, responses=_ERRORS, summary="Answer a question with cited sentences")
-    def ask(body: AskRequest, resources: ResourcesDep, settings: SettingsDep) -> AskResponse:
+    def ask(body: AskRequest, resources: ResourcesDep, settings: SettingsDep, request: Request) -> AskResponse:
         body.check_limits(settings.max_query_chars, settings.max_k)
-        return run_ask(resources, body)
+        answered = run_ask(resources, body)
+        request.app.state.metrics.record_answer(answered.abstained)
+        return answered
 
     @app.get(
         "/articles/{article_id:path}",

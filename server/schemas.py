@@ -7,9 +7,12 @@ the API accept and reject exactly the same input.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from indexer.normalize import VISIBLE_CHAR_PATTERN, InvalidTextError, clean
 
 if TYPE_CHECKING:
     from indexer.records import Article
@@ -32,19 +35,42 @@ class InputLimitError(ValueError):
 
 
 def _stripped_nonempty(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty or whitespace only")
+    # The limit counts the string as sent, as the schema's maxLength does: 500 spaces plus 500 characters is 1000.
     if len(value) > MAX_QUERY_CHARS:
         raise ValueError(f"is {len(value)} characters long; the limit is {MAX_QUERY_CHARS}")
+    try:
+        # Before any tokenizer sees it: a lone surrogate made the HF tokenizer raise (a 500).
+        value = clean(value).strip()
+    except InvalidTextError as exc:
+        raise ValueError(str(exc)) from None
+    if not value:
+        raise ValueError("must hold a visible character, not only whitespace or invisible characters")
     return value
 
 
-def _blank_to_none(value: str | None) -> str | None:
-    # A page's "all districts" choice naturally sends "": treat it as no filter rather than an unknown district.
-    if value is None:
+def _integral(value: Any) -> Any:
+    # JSON Schema's "integer" includes 4.0; booleans and strings stay errors (strict validation after this).
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def _known_district(value: str | None) -> str | None:
+    # A page's "all districts" choice naturally sends "": no filter rather than an unknown district.
+    if value is None or value == "":
         return None
-    return value.strip() or None
+    if value not in district_forms():
+        raise ValueError(f"unknown district {value!r}: use a Chongqing district or county name")
+    return value
+
+
+@functools.cache
+def district_forms() -> tuple[str, ...]:
+    """Every name the district filter accepts: the gazetteer's names and aliases, also after 重庆 or 重庆市."""
+    from indexer.districts import CITY_PREFIXES, Gazetteer
+
+    forms = Gazetteer.load(with_tokenizer=False).lookup
+    return tuple([*forms, *(p + f for p in CITY_PREFIXES for f in forms)])
 
 
 _DATE_DESCRIPTION = "The publication date as the article gives it (e.g. 2023-11-20 or 11月4日), or null."
@@ -53,22 +79,44 @@ _DATE_DESCRIPTION = "The publication date as the article gives it (e.g. 2023-11-
 def _text_field(what: str, example: str) -> Any:
     return Field(
         description=f"The {what} in Chinese; surrounding whitespace is stripped, then it must be 1 to "
-        f"{MAX_QUERY_CHARS} characters (less if POLICYQA_MAX_QUERY_CHARS says so).",
+        f"{MAX_QUERY_CHARS} characters as sent (less if POLICYQA_MAX_QUERY_CHARS says so) and hold a visible "
+        "character; invisible characters (zero-width, controls) are removed, and lone surrogates are rejected.",
         examples=[example],
         # Documented here, checked after stripping by the validators below.
-        json_schema_extra={"minLength": 1, "maxLength": MAX_QUERY_CHARS},
+        json_schema_extra={"minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": VISIBLE_CHAR_PATTERN},
     )
 
 
 def _k_field(default: int, what: str) -> Any:
     # strict: JSON `true` or `"5"` for k is a client bug worth reporting, not something to coerce.
-    return Field(default, ge=1, le=MAX_K, strict=True, description=f"How many passages {what}, 1 to {MAX_K}.")
+    return Field(
+        default, ge=1, le=MAX_K, strict=True, description=f"How many passages {what}, 1 to {MAX_K} (4.0 is 4)."
+    )
+
+
+KInt = Annotated[int, BeforeValidator(_integral)]
 
 
 _DISTRICT_DESCRIPTION = (
     'Only passages tagged with this district (hard filter), e.g. 潼南 or 潼南区. null or "" means no filter; '
-    "a name the Chongqing gazetteer does not know is rejected with 422."
+    "any other value must be one of the Chongqing gazetteer's names or aliases listed here (422 otherwise)."
 )
+
+
+def _district_field() -> Any:
+    return Field(
+        None,
+        description=_DISTRICT_DESCRIPTION,
+        examples=["潼南区"],
+        json_schema_extra=lambda schema: _district_enum(schema),
+    )
+
+
+def _district_enum(schema: dict[str, Any]) -> None:
+    # The generated schema is anyOf[string, null]; the string branch gets the enum the validator checks.
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "string":
+            branch["enum"] = ["", *district_forms()]
 
 
 class _Request(BaseModel):
@@ -77,7 +125,7 @@ class _Request(BaseModel):
     @field_validator("district", check_fields=False)
     @classmethod
     def _district(cls, value: str | None) -> str | None:
-        return _blank_to_none(value)
+        return _known_district(value)
 
     def _check(self, field: str, text: str, k: int, max_chars: int, max_k: int) -> None:
         if len(text) > max_chars:
@@ -88,8 +136,8 @@ class _Request(BaseModel):
 
 class SearchRequest(_Request):
     query: str = _text_field("search text", "潼南的柠檬种植面积有多少？")
-    k: int = _k_field(10, "to return")
-    district: str | None = Field(None, description=_DISTRICT_DESCRIPTION, examples=["潼南区"])
+    k: KInt = _k_field(10, "to return")
+    district: str | None = _district_field()
 
     @field_validator("query")
     @classmethod
@@ -103,8 +151,8 @@ class SearchRequest(_Request):
 
 class AskRequest(_Request):
     question: str = _text_field("question", "潼南的柠檬产业一年产值多少？")
-    k: int = _k_field(5, "to read the answer from")
-    district: str | None = Field(None, description=_DISTRICT_DESCRIPTION, examples=["潼南区"])
+    k: KInt = _k_field(5, "to read the answer from")
+    district: str | None = _district_field()
 
     @field_validator("question")
     @classmethod

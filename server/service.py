@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from indexer.normalize import fold
 from server.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse, ask_response, search_response
 
 if TYPE_CHECKING:
@@ -14,7 +15,8 @@ if TYPE_CHECKING:
 def run_search(resources: Resources, request: SearchRequest) -> SearchResponse:
     """Raises UnknownDistrictError for a district filter the gazetteer does not know."""
     started = time.perf_counter()
-    passages = resources.retriever.search(request.query, k=request.k, district=request.district)
+    # Matched in folded form (simplified, no invisible characters); echoed as the client wrote it.
+    passages = resources.retriever.search(fold(request.query), k=request.k, district=request.district)
     took_ms = (time.perf_counter() - started) * 1000
     return search_response(request.query, passages, took_ms, resources.index.generation)
 
@@ -22,7 +24,8 @@ def run_search(resources: Resources, request: SearchRequest) -> SearchResponse:
 def run_ask(resources: Resources, request: AskRequest) -> AskResponse:
     """Raises UnknownDistrictError for a district filter the gazetteer does not know."""
     started = time.perf_counter()
-    passages = resources.retriever.search(request.question, k=request.k, district=request.district)
-    answer = resources.answerer.answer(request.question, passages)
+    asked = fold(request.question)
+    passages = resources.retriever.search(asked, k=request.k, district=request.district)
+    answer = resources.answerer.answer(asked, passages)
     took_ms = (time.perf_counter() - started) * 1000
     return ask_response(request.question, answer, took_ms, resources.index.generation)

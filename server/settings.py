@@ -33,6 +33,22 @@ class ServerSettings(BaseSettings):
     duplicate_jaccard: float = RetrievalConfig.duplicate_jaccard
     reranker: str | None = None  # a sentence-transformers CrossEncoder name or path; off by default
 
+    # Hardening (issue 15). Keys: comma-separated; unset means no authentication (the default, for loopback use).
+    api_keys: str | None = None
+    # Host headers accepted (DNS rebinding): loopback names by default; "*" accepts any, e.g. behind a proxy.
+    allowed_hosts: str = "127.0.0.1,localhost,::1"
+    # Per client (API key, else address) on /search, /ask, /articles, /admin, e.g. "60/minute"; unset: no limit.
+    rate_limit: str | None = None
+    # JSON requests are a few kB; anything larger is refused before it is read in full, let alone parsed.
+    max_body_bytes: int = 1_048_576
+    request_timeout_s: float = 30.0
+
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in (self.api_keys or "").split(",") if k.strip())
+
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
     # Optional LLM answers through an OpenAI-compatible chat completions endpoint.
     llm_base_url: str | None = None
     llm_model: str = "default"

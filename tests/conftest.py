@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 # Before anything imports torch (see policyqa/cmd_serve.py): spinning OpenMP waiters made real-model queries
 # 5-10x slower whenever the 2 cores were shared, as they are while the tests start servers beside pytest.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# FastAPI's TestClient sends `Host: testserver`; the default allowed hosts are loopback names only.
+os.environ.setdefault("POLICYQA_ALLOWED_HOSTS", "127.0.0.1,localhost,::1,testserver")
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CORPUS = ROOT / "corpus"

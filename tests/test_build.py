@@ -190,14 +190,14 @@ def test_changing_bm25_settings_retokenises_without_embedding(corpus: Path, tmp_
     settings = settings_for(tmp_path)
     build(corpus, settings, FakeEmbedder())
     before = materialize(settings.index_dir)
-    assert before.manifest.sparse == {"title_weight": 3, "k1": 0.9, "b": 0.75}
+    assert before.manifest.sparse == {"title_weight": 3, "k1": 0.9, "b": 0.75, "normalization": 1}
     scored_before = _bm25_by_row(settings.index_dir, "谱写")
     untitled = settings.model_copy(update={"bm25_title_weight": 0, "bm25_k1": 1.2})
     embedder = FakeEmbedder()
     report = build(corpus, untitled, embedder)
     after = materialize(settings.index_dir)
     assert embedder.embedded == 0 and report.embedded == 0
-    assert after.manifest.sparse == {"title_weight": 0, "k1": 1.2, "b": 0.75}
+    assert after.manifest.sparse == {"title_weight": 0, "k1": 1.2, "b": 0.75, "normalization": 1}
     with load_index(settings.index_dir) as view:
         assert view.bm25.settings.k1 == 1.2 and view.article_bm25.settings.k1 == 1.2
     # With the title counted, every passage of the 潼南 article matches a word of its title; without, only those

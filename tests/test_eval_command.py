@@ -302,3 +302,24 @@ def test_the_recorded_commit_is_dirty_for_code_changes_but_not_for_rewritten_rep
     assert git_commit(tmp_path) == head
     (tmp_path / "code.py").write_text("x = 2\n", encoding="utf-8")
     assert git_commit(tmp_path) == f"{head}+dirty"
+
+
+def test_eval_without_matplotlib_writes_the_report_and_notes_the_missing_chart(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 15, item 9: matplotlib is a dev extra; the README's run set-up does not install it.
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    code, _out, err = run_eval(workspace, capsys, "--dataset", str(workspace.questions), "--retriever", "bm25")
+    assert code == 0 and "matplotlib is not installed" in err
+    reports = workspace.scratch / "reports"
+    assert "matplotlib is not installed" in (reports / "questions.md").read_text(encoding="utf-8")
+    assert not list(reports.glob("*.png"))

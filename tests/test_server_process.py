@@ -120,3 +120,24 @@ def test_cli_search_prints_what_the_server_returns(server: str, real_index_dir: 
         (p["chunk_id"], p["text"]) for p in served["results"]
     ]
     assert [p["score"] for p in from_cli["results"]] == pytest.approx([p["score"] for p in served["results"]])
+
+
+def test_lone_surrogate_gets_422_and_the_keep_alive_connection_goes_on(server: str) -> None:
+    """Issue 15, item 1: the real HF tokenizer raised on a lone surrogate (a 500), and the next request on the
+    same keep-alive connection was often reset."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    headers = {"Content-Type": "application/json"}
+    try:
+        for path, raw in [("/search", b'{"query": "\\ud800"}'), ("/ask", b'{"question": "\\u6f7c\\u5357\\udfff"}')]:
+            connection.request("POST", path, raw, headers)
+            response = connection.getresponse()
+            assert response.status == 422 and b"surrogate" in response.read()
+            connection.request("POST", "/ask", json.dumps({"question": "潼南的柠檬种植面积有多少？"}).encode(), headers)
+            follow = connection.getresponse()
+            assert follow.status == 200 and json.loads(follow.read())["answer"]
+    finally:
+        connection.close()

@@ -121,18 +121,18 @@ def test_malformed_files_are_skipped_and_good_ones_read(tmp_path: Path, gaz: Gaz
     (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "blank.md").write_text(" \n\n\t\n", encoding="utf-8")
-    (tmp_path / "latin1.txt").write_bytes("重庆".encode("gbk"))
+    (tmp_path / "gbk.txt").write_bytes("重庆".encode("gbk"))
     (tmp_path / "bad_yaml.md").write_text("---\ntitle: [unclosed\n---\n正文。", encoding="utf-8")
     (tmp_path / "open_yaml.md").write_text("---\ntitle: 没有结尾\n正文。", encoding="utf-8")
     (tmp_path / "list_yaml.md").write_text("---\n- a\n- b\n---\n正文。", encoding="utf-8")
     (tmp_path / "only_yaml.md").write_text("---\ntitle: 空\n---\n", encoding="utf-8")
     articles, skipped = read(tmp_path, gaz)
-    assert sorted(articles) == ["good", "nested/also"]
+    assert sorted(articles) == ["gbk", "good", "nested/also"]
+    assert (articles["gbk"].text, articles["gbk"].encoding) == ("重庆", "gb18030")
     assert articles["nested/also"].title == "另一篇" and articles["nested/also"].path == "nested/also.md"
     assert articles["good"].title == "潼南柠檬" and articles["good"].districts == ("潼南区",)
     assert "binary" in skipped["binary.txt"]
     assert skipped["empty.txt"] == "empty file" and skipped["blank.md"] == "empty file"
-    assert "not UTF-8" in skipped["latin1.txt"]
     assert skipped["bad_yaml.md"].startswith("bad YAML front matter")
     assert "never closed" in skipped["open_yaml.md"]
     assert "mapping" in skipped["list_yaml.md"]
