@@ -140,6 +140,9 @@ def _update(
     decoded = tuple((a.path, a.encoding) for arts in by_file.values() for a in arts if a.encoding != "utf-8")
     doomed = [old[key] for key in [*scan.gone, *by_file] if key in old]
     new_articles, sources = _chunk(view, by_file, scan, doomed, settings, gazetteer, skipped)
+    if view and manifest and not new_articles and not sources and not doomed:
+        # Only files that yield nothing (empty, unreadable): report them, publish nothing.
+        return BuildReport(manifest.articles, manifest.chunks, 0, manifest.chunks, 0, tuple(skipped))
 
     texts = {c.embed_hash: c.embed_text or c.text for item in new_articles for c in item.chunks}
     reusable = _reusable_vectors(view, list(texts)) if view else {}

@@ -85,6 +85,13 @@ class Segment:
         query = f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article WHERE c.id IN ({marks})"
         return dict(chunk_from_row(row) for row in self._db().execute(query, [int(x) for x in locals_]))
 
+    def texts(self, locals_: Sequence[int]) -> dict[int, str]:
+        if not len(locals_):
+            return {}
+        marks = ",".join("?" * len(locals_))
+        query = f"SELECT id, text FROM chunks WHERE id IN ({marks})"
+        return {int(i): t for i, t in self._db().execute(query, [int(x) for x in locals_])}
+
     def iter_chunks(self) -> Iterator[tuple[int, Chunk]]:
         query = f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article ORDER BY c.id"
         for row in self._db().execute(query):

@@ -20,8 +20,15 @@ from tests.samples import sample_resources
 # Per route and generation mode: about 1,100 requests in all, under half a minute on the fake embedder.
 EXAMPLES = 150
 # No parameters, or only a free string in the path: there is no invalid input to make for these.
-NOTHING_INVALID = {"GET /healthz", "GET /metrics", "GET /articles/{article_id}"}
-ROUTES = {"GET /healthz", "POST /search", "POST /ask", "GET /articles/{article_id}", "GET /metrics"}
+NOTHING_INVALID = {"GET /healthz", "GET /metrics", "GET /articles/{article_id}", "POST /admin/reload"}
+ROUTES = {
+    "GET /healthz",
+    "POST /search",
+    "POST /ask",
+    "GET /articles/{article_id}",
+    "GET /metrics",
+    "POST /admin/reload",
+}
 
 
 @pytest.fixture(scope="module")

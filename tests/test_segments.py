@@ -247,3 +247,16 @@ def test_an_unreadable_file_is_reported_and_keeps_its_articles(tmp_path: Path, m
     assert "Permission denied" in report.skipped[0].reason
     with load_index(settings.index_dir) as view:
         assert view.article("001_e147faaa81754076") is not None and view.article_count == 5
+
+
+def test_a_file_that_yields_nothing_publishes_no_generation(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    settings = settings_for(tmp_path / "index")
+    build_index([corpus], settings, FakeEmbedder)
+    generation = current_generation(settings.index_dir)
+    (corpus / "empty.txt").write_text("", "utf-8")
+    for _ in range(2):
+        report = build_index([corpus], settings, FakeEmbedder)
+        assert report.generation is None and any(s.path.endswith("empty.txt") for s in report.skipped)
+        assert current_generation(settings.index_dir) == generation
