@@ -18,9 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DISTRICTS = ("潼南区", "江津区", "万州区", "綦江区", "涪陵区", "石柱土家族自治县")
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """VmRSS; RssAnon is private memory, RssFile the clean, shared pages of the memory-mapped index files (the
+    OS shares them between server processes and can drop them under pressure)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -71,6 +73,7 @@ def measure(index_dir: Path, queries_file: Path) -> dict[str, object]:
     retriever = Retriever.create(view, embedder, tokenizer, gazetteer)
     load_s = time.perf_counter() - started
     figures: dict[str, object] = {"rss_mb": round(rss_mb(), 1), "python_rss_mb": round(base_rss, 1)}
+    figures["rss_anon_mb"] = round(rss_mb("RssAnon"), 1)
     figures["load_s"] = round(load_s, 2)
     for text in texts[:20]:  # warm-up: page in the postings and lists that queries touch first
         retriever.search(text, k=10)
@@ -89,6 +92,8 @@ def measure(index_dir: Path, queries_file: Path) -> dict[str, object]:
         figures[f"{label}_p50_ms"], figures[f"{label}_p95_ms"] = percentiles(samples)
     # Before the recall check below, whose exact search reads every vector once (and so pages them all in).
     figures["rss_after_queries_mb"] = round(rss_mb(), 1)
+    figures["rss_anon_after_queries_mb"] = round(rss_mb("RssAnon"), 1)
+    figures["rss_file_after_queries_mb"] = round(rss_mb("RssFile"), 1)
     recalls = []
     for vector in vectors:
         approximate = set(view.dense(vector, 10))
