@@ -19,9 +19,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from indexer.settings import IndexSettings
+from server.asgi import ObservedRequests
 from server.docs import add_offline_docs
 from server.hardening import add_inner_guards, add_outer_guards
 from server.reload import LiveResources
@@ -51,30 +52,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class RequestLogMiddleware:
-    """One log line per request: method, path, status, latency. Plain ASGI: cheaper than BaseHTTPMiddleware."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets if the app raises before starting a response
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            logger.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed)
+def _log_request(scope: Scope, status: int, seconds: float) -> None:
+    """One log line per request: method, path, status, latency."""
+    logger.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, seconds * 1000)
 
 
 def _error(status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -194,7 +174,7 @@ def create_app(
     app.state.live = None
     app.state.server_settings = server_settings
     add_inner_guards(app, server_settings)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(ObservedRequests, observe=_log_request)
     app.state.metrics = add_outer_guards(app, server_settings)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

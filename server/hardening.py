@@ -16,8 +16,9 @@ from fastapi.responses import PlainTextResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
+from server.asgi import ObservedRequests
 from server.limits import BodySizeLimitMiddleware, RateLimitMiddleware, RequestTimeoutMiddleware
-from server.metrics import AppMetrics, MetricsMiddleware
+from server.metrics import AppMetrics, observe_request
 from server.schemas import ErrorOut
 from server.security import PROTECTED, ApiKeyMiddleware, SecurityHeadersMiddleware
 from server.settings import ServerSettings
@@ -49,7 +50,7 @@ def add_inner_guards(app: FastAPI, settings: ServerSettings) -> None:
 def add_outer_guards(app: FastAPI, settings: ServerSettings) -> AppMetrics:
     """Metrics (and the /metrics route), trusted hosts and security headers: call after adding the request log."""
     metrics = AppMetrics(lambda: _served(app))
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(ObservedRequests, observe=observe_request(metrics))
     hosts = settings.allowed_host_list()
     if settings.host not in _LOOPBACK and set(hosts) <= set(_LOOPBACK):
         logger.warning(

@@ -7,7 +7,6 @@ Each app gets its own registry: tests and `policyqa serve` may build several app
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 # Retrieval plus answering is tens of ms on the seed corpus; the tail reaches seconds on busy cores.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -88,27 +87,12 @@ def _route(scope: Scope) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: AppMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
+def observe_request(metrics: AppMetrics) -> Callable[[Scope, int, float], None]:
+    """What server.asgi.ObservedRequests calls after each request: count it and time it, by route template."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets if the app raises before starting a response
+    def observe(scope: Scope, status: int, seconds: float) -> None:
+        route, method = _route(scope), scope["method"]
+        metrics.requests.labels(method, route, str(status)).inc()
+        metrics.latency.labels(method, route).observe(seconds)
 
-        async def recording(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording)
-        finally:
-            route, method = _route(scope), scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+    return observe
