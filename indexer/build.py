@@ -17,6 +17,7 @@ import numpy as np
 from indexer.chunking import chunk_article
 from indexer.districts import Gazetteer, make_tokenizer
 from indexer.embedding import Embedder
+from indexer.encoders.compat import check_encoder, encoder_fields
 from indexer.manifest import FORMAT_VERSION, IndexMismatchError, Manifest, check_model, package_versions
 from indexer.records import Article, Skipped
 from indexer.serialize import insert_article, insert_chunk
@@ -271,6 +272,7 @@ def _write_generation(
                 embedder.query_prompt,
                 embedder.passage_prompt,
             )
+            check_encoder(manifest, settings.index_dir, getattr(embedder, "encoder", None))
     dim = manifest.dim if manifest else (embedder.dim if embedder else 0)
     if previous and manifest:
         vectors = faiss.read_index(str(previous / VECTORS))
@@ -314,6 +316,7 @@ def _write_generation(
         chunks=chunks,
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         versions=package_versions(),
+        **encoder_fields(manifest, embedder),
     ).write(generation / MANIFEST)
     fresh_rows = sum(1 for _, h, _, _ in new_rows if h in fresh)
     return BuildReport(articles, chunks, len(fresh), chunks - fresh_rows, removed_count)

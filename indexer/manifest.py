@@ -31,6 +31,10 @@ class Manifest:
     sparse: dict[str, float] | None = None
     format_version: int = FORMAT_VERSION
     versions: dict[str, str] = field(default_factory=dict)
+    # The encoder that embedded the vectors (indexer/encoders/compat.py) and those whose vectors stay within
+    # cosine 0.999 of its own, which may query and extend the index without re-embedding; None in older indexes.
+    encoder: str | None = None
+    interchangeable_encoders: list[str] | None = None
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from indexer.districts import Gazetteer, make_tokenizer
 from indexer.embedding import Embedder, load_embedder, pin_torch_threads
+from indexer.encoders.compat import check_encoder
 from indexer.manifest import check_model
 from indexer.reader import LoadedIndex, load_index
 from indexer.settings import IndexSettings
@@ -39,6 +40,7 @@ def load_resources(
         embedder.query_prompt,
         embedder.passage_prompt,
     )
+    check_encoder(index.manifest, index_settings.index_dir, getattr(embedder, "encoder", None))
     gazetteer = Gazetteer.load()
     tokenizer = SparseTokenizer(gazetteer.tokenizer or make_tokenizer(gazetteer), load_stopwords())
     reranker = None
