@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,7 +67,7 @@ def resolve(settings: IndexSettings) -> EncoderChoice:
 
 def load_compiled(settings: IndexSettings, choice: EncoderChoice) -> Embedder:
     from indexer.encoders.batching import TextBatcher
-    from indexer.encoders.compiled import CompiledEmbedder
+    from indexer.encoders.compiled import CompiledEmbedder, Runner
     from indexer.encoders.convert import META, ONNX_FP32, ONNX_INT8, OPENVINO_GRAPH, ensure_converted
     from indexer.encoders.runners import OnnxRunner, OpenVinoRunner
 
@@ -75,19 +76,27 @@ def load_compiled(settings: IndexSettings, choice: EncoderChoice) -> Embedder:
     index_threads, query_threads = max(1, settings.torch_threads), max(1, settings.query_threads)
     if choice.backend == "openvino":
         graph, precision = folder / OPENVINO_GRAPH, choice.precision.replace("fp32", "f32")
-        query_runner = OpenVinoRunner(graph, precision, threads=query_threads, streams=1)
 
-        def passage_runner() -> OpenVinoRunner:
+        def make_query_runner() -> Runner:
+            return OpenVinoRunner(graph, precision, threads=query_threads, streams=1)
+
+        def passage_runner() -> Runner:
             # One thread per stream, as many streams as threads: measured 2x one stream of two threads.
             return OpenVinoRunner(graph, precision, threads=index_threads, streams=index_threads)
     else:
         graph = folder / (ONNX_INT8 if choice.precision == "int8" else ONNX_FP32)
-        query_runner = OnnxRunner(graph, threads=query_threads, streams=index_threads)
 
-        def passage_runner() -> OnnxRunner:
+        def make_query_runner() -> Runner:
+            return OnnxRunner(graph, threads=query_threads, streams=index_threads)
+
+        def passage_runner() -> Runner:
             return query_runner
 
-    batcher = TextBatcher(folder / "tokenizer.json", meta["max_length"], meta["pad_id"])
+    # The runtime compiles the graph without the GIL while the tokenizer (0.5-1 s for 250k pieces) loads here.
+    with ThreadPoolExecutor(1) as pool:
+        compiling = pool.submit(make_query_runner)
+        batcher = TextBatcher(folder / "tokenizer.json", meta["max_length"], meta["pad_id"])
+        query_runner = compiling.result()
     embedder = CompiledEmbedder(
         model_id=settings.model,
         encoder=choice.id,
