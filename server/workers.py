@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from indexer.settings import IndexSettings
+
 APP_FACTORY = "server.workers:worker_app"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -33,6 +35,24 @@ def pin_search_threads() -> None:
     import faiss
 
     faiss.omp_set_num_threads(1)
+
+
+def preflight(settings: IndexSettings) -> None:
+    """What would make every worker fail at start-up, checked once in the supervisor without loading the model:
+    otherwise uvicorn restarts the failing workers in a loop instead of exiting with the fix."""
+    from indexer.encoders.compat import check_encoder
+    from indexer.encoders.select import resolve
+    from indexer.manifest import IndexMismatchError, Manifest
+    from indexer.store import MANIFEST, require_generation
+
+    manifest = Manifest.load(require_generation(settings.index_dir) / MANIFEST)
+    if manifest.model != settings.model:
+        raise IndexMismatchError(
+            f"the index at {settings.index_dir} was built with model {manifest.model!r}, the configured model is "
+            f"{settings.model!r}: set POLICYQA_MODEL={manifest.model} or re-index with `policyqa index --rebuild "
+            f"--index-dir {settings.index_dir}`"
+        )
+    check_encoder(manifest, settings.index_dir, resolve(settings).id)
 
 
 def worker_app() -> FastAPI:

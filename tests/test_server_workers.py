@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -64,3 +65,14 @@ def test_two_workers_answer_concurrent_requests(real_index_dir: Path, tmp_path: 
     assert text.count("Started server process") == 2, text[-3000:]
     assert "policyqa.server: POST /search 200" in text
     assert " 500 " not in text
+
+
+def test_workers_that_could_not_load_the_index_fail_once_with_the_fix(real_index_dir: Path) -> None:
+    """Checked before any worker starts: a worker failing at start-up would be restarted by uvicorn forever."""
+    command = [sys.executable, "-m", "policyqa.cli", "serve", "--port", str(free_port()), "--workers", "2"]
+    env = {**os.environ, "POLICYQA_ENCODER": "onnx"}  # int8 vectors are not interchangeable with the index's
+    result = subprocess.run(
+        [*command, "--index-dir", str(real_index_dir)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "POLICYQA_ENCODER=openvino" in result.stderr and "--rebuild" in result.stderr
