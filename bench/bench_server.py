@@ -1,11 +1,13 @@
 """Server latency benchmark: `policyqa serve` on a free port, then /search and /ask, one client and eight.
 
-    .venv/bin/python bench/bench_server.py [--index-dir /tmp/policyqa-bench-server] [--endpoint both] [--rounds 1]
+    .venv/bin/python bench/bench_server.py [--configs torch:1,auto:0] [--endpoint both] [--rounds 1]
 
-Sends the questions of eval/datasets/corpus_gold.jsonl one at a time (after a warm-up), then from 8 concurrent
-clients, and prints p50/p95/p99 client-side latency, requests/s and the server-reported took_ms p50 per endpoint
-and mode, then one JSON line. The first run builds the index (about a minute); later runs reuse it.
-Targets (issues 3 and 4): /search p50 <= 30 ms and p95 <= 80 ms single-client; /ask p50 <= 40 ms.
+Starts one server per configuration (ENCODER:WORKERS; the first is the baseline), each on its own index of the
+seed corpus, and records how long each takes to answer /healthz. Then, round by round and configuration by
+configuration, sends the questions of eval/datasets/corpus_gold.jsonl one at a time (after a warm-up) and then
+from 8 concurrent clients, and prints p50/p95/p99 client-side latency, requests/s, errors and the server-reported
+took_ms p50 per configuration, endpoint and mode, the 8-client throughput ratios to the baseline, then one JSON
+line. Targets (issue 11): /search p50 <= 10 ms, /ask p50 <= 12 ms one client; 8 clients >= 2.5x torch:1.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import socket
 import statistics
 import subprocess
@@ -22,6 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,21 +88,29 @@ def summarise(endpoint: str, mode: str, latencies: list[float], took: list[float
     }
 
 
-def run_single(base: str, path: str, bodies: list[dict[str, Any]]) -> tuple[list[float], list[float], float]:
-    latencies, took = [], []
+Timings = tuple[list[float], list[float], float, int]
+
+
+def run_single(base: str, path: str, bodies: list[dict[str, Any]]) -> Timings:
+    latencies, took, errors = [], [], 0
     started = time.perf_counter()
     for body in bodies:
-        ms, payload = post(base, path, body)
+        try:
+            ms, payload = post(base, path, body)
+        except (urllib.error.URLError, OSError):
+            errors += 1
+            continue
         latencies.append(ms)
         took.append(payload["took_ms"])
-    return latencies, took, time.perf_counter() - started
+    return latencies, took, time.perf_counter() - started, errors
 
 
-def run_concurrent(base: str, path: str, bodies: list[dict[str, Any]]) -> tuple[list[float], list[float], float]:
+def run_concurrent(base: str, path: str, bodies: list[dict[str, Any]]) -> Timings:
     """Eight threads take the next request from a shared counter until all are sent: bounded, stops by itself."""
     latencies: list[float] = []
     took: list[float] = []
     failures: list[BaseException] = []
+    errors = [0]
     lock = threading.Lock()
     position = iter(range(len(bodies)))
 
@@ -110,7 +122,11 @@ def run_concurrent(base: str, path: str, bodies: list[dict[str, Any]]) -> tuple[
                 return
             try:
                 ms, payload = post(base, path, bodies[index])
-            except BaseException as error:  # reported after the join, so a failing server stops the run
+            except (urllib.error.URLError, OSError):  # an HTTP error or a refused connection: counted
+                with lock:
+                    errors[0] += 1
+                continue
+            except BaseException as error:  # anything else is a bug here: reported after the join
                 with lock:
                     failures.append(error)
                 return
@@ -126,7 +142,7 @@ def run_concurrent(base: str, path: str, bodies: list[dict[str, Any]]) -> tuple[
         thread.join()
     if failures:
         raise SystemExit(f"a request failed: {failures[0]!r}")
-    return latencies, took, time.perf_counter() - started
+    return latencies, took, time.perf_counter() - started, errors[0]
 
 
 def benchmark(base: str, endpoint: str, questions: list[str], rounds: int) -> list[dict[str, Any]]:
@@ -136,21 +152,78 @@ def benchmark(base: str, endpoint: str, questions: list[str], rounds: int) -> li
         post(base, f"/{endpoint}", body)
     rows = []
     for mode, runner in (("1 client", run_single), (f"{CONCURRENT_CLIENTS} clients", run_concurrent)):
-        latencies, took, wall_s = runner(base, f"/{endpoint}", bodies)
-        rows.append(summarise(f"/{endpoint}", mode, latencies, took, wall_s))
+        latencies, took, wall_s, errors = runner(base, f"/{endpoint}", bodies)
+        rows.append({**summarise(f"/{endpoint}", mode, latencies, took, wall_s), "errors": errors})
     return rows
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = f"{'endpoint':<9}{'mode':<11}{'n':>5}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'req/s':>8}{'took p50':>10}"
+    header = (
+        f"{'config':<16}{'endpoint':<9}{'mode':<11}{'n':>5}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'req/s':>8}"
+        f"{'took p50':>10}{'errors':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['endpoint']:<9}{r['mode']:<11}{r['requests']:>5}{r['p50_ms']:>8.1f}{r['p95_ms']:>8.1f}"
-            f"{r['p99_ms']:>8.1f}{r['max_ms']:>8.1f}{r['rps']:>8.1f}{r['server_took_p50_ms']:>10.1f}"
+            f"{r['config']:<16}{r['endpoint']:<9}{r['mode']:<11}{r['requests']:>5}{r['p50_ms']:>8.1f}{r['p95_ms']:>8.1f}"
+            f"{r['p99_ms']:>8.1f}{r['max_ms']:>8.1f}{r['rps']:>8.1f}{r['server_took_p50_ms']:>10.1f}{r['errors']:>8}"
         )
     print("latencies in ms, client-side; 'took p50' is the server-reported retrieval (+ answering) time")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One server set-up: an encoder (POLICYQA_ENCODER) and a worker count (0: the server's default)."""
+
+    encoder: str
+    workers: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.encoder}/w{self.workers or 'default'}"
+
+    def env(self, threads: int) -> dict[str, str]:
+        return {**os.environ, "POLICYQA_ENCODER": self.encoder, "POLICYQA_TORCH_THREADS": str(threads)}
+
+
+def parse_configs(text: str) -> list[Config]:
+    configs = []
+    for item in text.split(","):
+        encoder, _, workers = item.partition(":")
+        configs.append(Config(encoder.strip(), int(workers or 0)))
+    return configs
+
+
+def build_index(config: Config, index_dir: Path) -> None:
+    """Before the clock starts: start-up is measured with an index present and the model cache warm."""
+    command = [sys.executable, "-m", "policyqa.cli", "index", str(ROOT / "corpus"), "--index-dir", str(index_dir)]
+    subprocess.run(command, cwd=ROOT, env=config.env(2), check=True, capture_output=True)
+
+
+def start(config: Config, index_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path, float]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = Path(tempfile.mkstemp(prefix="policyqa-bench-serve-", suffix=".log")[1])
+    command = [sys.executable, "-m", "policyqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--index-dir", str(index_dir)] + (["--workers", str(config.workers)] if config.workers else [])
+    print(f"{config.label}: {' '.join(command)} (log: {log})", file=sys.stderr)
+    started = time.perf_counter()
+    with log.open("wb") as log_file:
+        server = subprocess.Popen(command, cwd=ROOT, env=config.env(2), stdout=log_file, stderr=subprocess.STDOUT)
+    wait_ready(base, server, log)
+    ready_s = time.perf_counter() - started
+    print(f"{config.label}: ready in {ready_s:.1f} s", file=sys.stderr)
+    return server, base, log, ready_s
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def main() -> int:
@@ -158,36 +231,72 @@ def main() -> int:
     parser.add_argument("--index-dir", type=Path, default=Path(tempfile.gettempdir()) / "policyqa-bench-server")
     parser.add_argument("--endpoint", choices=["search", "ask", "both"], default="both")
     parser.add_argument("--rounds", type=int, default=1, help="send the question set this many times per mode")
+    parser.add_argument(
+        "--configs",
+        default="torch:1,auto:0",
+        help="comma-separated ENCODER:WORKERS (0: the default, one per core); the first is the baseline",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     questions = [json.loads(line)["question"] for line in GOLD.read_text(encoding="utf-8").splitlines() if line.strip()]
+    configs = parse_configs(args.configs)
+    endpoints = ["search", "ask"] if args.endpoint == "both" else [args.endpoint]
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = Path(tempfile.mkstemp(prefix="policyqa-bench-serve-", suffix=".log")[1])
-    command = [sys.executable, "-m", "policyqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--index-dir", str(args.index_dir)]
-    print(f"starting {' '.join(command)} (log: {log})", file=sys.stderr)
-    started = time.perf_counter()
-    with log.open("wb") as log_file:
-        server = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+    # All servers up at once (idle ones cost no CPU), then the configurations take turns round by round, so a
+    # neighbour's load on the shared machine falls on all of them alike.
+    servers, rows, ready = [], [], {}
     try:
-        wait_ready(base, server, log)
-        print(f"server ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        endpoints = ["search", "ask"] if args.endpoint == "both" else [args.endpoint]
-        rows = [row for endpoint in endpoints for row in benchmark(base, endpoint, questions, args.rounds)]
+        for config in configs:
+            index_dir = args.index_dir / config.encoder
+            build_index(config, index_dir)
+            server, base, _log, ready_s = start(config, index_dir)
+            servers.append((config, server, base))
+            ready[config.label] = round(ready_s, 2)
+        for _ in range(args.rounds):
+            for config, _server, base in servers:
+                for endpoint in endpoints:
+                    rows += [{"config": config.label, **row} for row in benchmark(base, endpoint, questions, 1)]
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    print(f"{len(questions)} questions from {GOLD.relative_to(ROOT)} x {args.rounds} round(s), 127.0.0.1:{port}")
+        for _config, server, _base in servers:
+            stop(server)
+    rows = merge_rounds(rows)
+    print(f"{len(questions)} questions from {GOLD.relative_to(ROOT)} x {args.rounds} round(s)")
     print_table(rows)
-    print(json.dumps({"questions": len(questions), "rounds": args.rounds, "results": rows}, ensure_ascii=False))
+    ratios = throughput_ratios(rows, configs)
+    for name, value in ratios.items():
+        print(f"{name}: {value}x the baseline ({configs[0].label})")
+    summary = {"questions": len(questions), "rounds": args.rounds, "ready_s": ready, "ratios": ratios}
+    print(json.dumps({**summary, "results": rows}, ensure_ascii=False))
     return 0
+
+
+def merge_rounds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rounds of one config, endpoint and mode become one row: medians of the figures, errors summed."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["config"], row["endpoint"], row["mode"]), []).append(row)
+    merged = []
+    for group in groups.values():
+        row = {key: group[0][key] for key in ("config", "endpoint", "mode")}
+        row["requests"] = sum(r["requests"] for r in group)
+        for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "rps", "server_took_p50_ms"):
+            row[key] = round(statistics.median(r[key] for r in group), 1)
+        row["errors"] = sum(r["errors"] for r in group)
+        merged.append(row)
+    return merged
+
+
+def throughput_ratios(rows: list[dict[str, Any]], configs: list[Config]) -> dict[str, float]:
+    """Each configuration's 8-client requests/s over the first configuration's, per endpoint."""
+    rps = {(r["config"], r["endpoint"]): r["rps"] for r in rows if r["mode"] != "1 client"}
+    baseline = configs[0].label
+    ratios = {}
+    for config in configs[1:]:
+        for (label, endpoint), value in rps.items():
+            if label == config.label and rps.get((baseline, endpoint)):
+                ratios[f"{label} {endpoint} 8-client rps"] = round(value / rps[(baseline, endpoint)], 2)
+    return ratios
 
 
 if __name__ == "__main__":

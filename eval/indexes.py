@@ -18,9 +18,13 @@ CORPUS_FILE = "corpus.jsonl"
 
 
 def cache_key(corpus: bytes, settings: IndexSettings) -> str:
-    """Same corpus, model and chunking give the same key, so a second run finds the vectors already there."""
+    """Same corpus, model, encoder and chunking give the same key, so a second run finds the vectors already
+    there; each encoder gets its own index, so an eval scores the encoder's own passage vectors."""
+    from indexer.encoders.select import resolve
+
     digest = hashlib.sha256(corpus)
-    digest.update(json.dumps([settings.model, asdict(settings.chunker())], sort_keys=True).encode("utf-8"))
+    key = [settings.model, asdict(settings.chunker()), resolve(settings).id]
+    digest.update(json.dumps(key, sort_keys=True).encode("utf-8"))
     return digest.hexdigest()[:16]
 
 

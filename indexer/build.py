@@ -16,6 +16,7 @@ from indexer.commit import BuildReport, commit_run
 from indexer.compact import CompactionReport, auto_compact, compact_all
 from indexer.districts import Gazetteer, make_tokenizer
 from indexer.embedding import Embedder
+from indexer.encoders.compat import check_encoder
 from indexer.manifest import FORMAT_VERSION, IndexMismatchError, Manifest, check_model
 from indexer.reader import IndexView
 from indexer.records import Article, Skipped
@@ -156,6 +157,7 @@ def _update(
                 manifest, settings.index_dir, embedder.model_id, embedder.dim, embedder.query_prompt,
                 embedder.passage_prompt,
             )  # fmt: skip
+            check_encoder(manifest, settings.index_dir, getattr(embedder, "encoder", None))
     dim = manifest.dim if manifest else (embedder.dim if embedder else 0)
     fresh = _embed_missing(missing, embedder, progress) if embedder else {}
     hashes = [c.embed_hash for item in new_articles for c in item.chunks]

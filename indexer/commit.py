@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from indexer.embedding import Embedder
+from indexer.encoders.compat import encoder_fields
 from indexer.manifest import Manifest, package_versions
 from indexer.reader import IndexView
 from indexer.records import Skipped
@@ -119,6 +120,7 @@ def commit_run(
         next_row=next_row,
         next_article=next_article,
         vector_index=asdict(settings.vector_index_settings()),
+        **encoder_fields(manifest, embedder),
     )
     publish(index_dir, generation, new_manifest.to_json())
     fresh_rows = sum(1 for item in new_articles for c in item.chunks if c.embed_hash in fresh)

@@ -81,7 +81,13 @@ class SentenceTransformerEmbedder:
                 normalize_embeddings=True,
                 show_progress_bar=False,
             )
-        return vectors.float().cpu().numpy().astype(np.float32, copy=False)
+        vectors = vectors.float().cpu().numpy().astype(np.float32, copy=False)
+        # Normalised again in fp32: bf16 normalisation leaves lengths between 0.998 and 1.004.
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    @property
+    def encoder(self) -> str:
+        return "torch-bf16" if self.dtype == "bfloat16" else "torch-fp32"
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)
@@ -97,7 +103,17 @@ def pin_torch_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def load_embedder(settings: IndexSettings) -> SentenceTransformerEmbedder:
+def load_embedder(settings: IndexSettings) -> Embedder:
+    """The encoder `settings.encoder` names (auto: the best available, see indexer/encoders/select.py)."""
+    from indexer.encoders.select import load_compiled, resolve
+
+    choice = resolve(settings)
+    if choice.backend == "torch":
+        return load_torch_embedder(settings)
+    return load_compiled(settings, choice)
+
+
+def load_torch_embedder(settings: IndexSettings) -> SentenceTransformerEmbedder:
     import torch
     from sentence_transformers import SentenceTransformer
 

@@ -39,6 +39,10 @@ class Manifest:
     next_article: int = 0
     # The vector index policy (indexer.vector_index.VectorIndexSettings) and each segment's index type.
     vector_index: dict[str, str | int] = field(default_factory=dict)
+    # The encoder that embedded the vectors (indexer/encoders/compat.py) and those whose vectors stay within
+    # cosine 0.999 of its own, which may query and extend the index without re-embedding; None in older indexes.
+    encoder: str | None = None
+    interchangeable_encoders: list[str] | None = None
 
     def files(self) -> set[str]:
         """The segment directories and tombstone files this generation needs, as "segment[/file]" entries."""

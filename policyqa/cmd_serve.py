@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
         from server.app import create_app
         from server.resources import load_resources
+        from server.workers import APP_FACTORY, default_workers, pin_search_threads, preflight
 
         embedder = None
         if current_generation(index_settings.index_dir) is None:
@@ -90,6 +91,25 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return 2
             embedder = _build_first_index(index_settings)
+        workers = args.workers if getattr(args, "workers", None) else default_workers()
+        if workers > 1:
+            # Each worker process loads index and model itself; they find the index dir through the environment.
+            # The model a first build loaded here is dropped: this process only supervises.
+            embedder = None
+            preflight(index_settings)
+            os.environ["POLICYQA_INDEX_DIR"] = str(index_settings.index_dir.resolve())
+            logger.info("starting %d workers", workers)
+            uvicorn.run(
+                APP_FACTORY,
+                factory=True,
+                workers=workers,
+                host=server_settings.host,
+                port=server_settings.port,
+                log_config=None,
+                access_log=False,
+            )
+            return 0
+        pin_search_threads()
         started = time.perf_counter()
         resources = load_resources(index_settings, server_settings, embedder=embedder)
         logger.info("loaded index and model in %.1f s", time.perf_counter() - started)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 from indexer.districts import Gazetteer, make_tokenizer
 from indexer.embedding import Embedder, load_embedder, pin_torch_threads
+from indexer.encoders.compat import check_encoder
 from indexer.manifest import check_model
 from indexer.reader import IndexView
 from indexer.settings import IndexSettings
@@ -41,6 +42,7 @@ def load_resources(
         embedder.query_prompt,
         embedder.passage_prompt,
     )
+    check_encoder(index.manifest, index_settings.index_dir, getattr(embedder, "encoder", None))
     gazetteer = Gazetteer.load()
     tokenizer = SparseTokenizer(gazetteer.tokenizer or make_tokenizer(gazetteer), load_stopwords())
     reranker = None
@@ -78,5 +80,6 @@ def with_index(resources: Resources, index: IndexView) -> Resources:
         resources.embedder.query_prompt,
         resources.embedder.passage_prompt,
     )
+    check_encoder(index.manifest, index.directory, getattr(resources.embedder, "encoder", None))
     retriever = replace(resources.retriever, index=index)
     return replace(resources, index=index, retriever=retriever)
