@@ -1,6 +1,6 @@
 """In-process query latency per encoder: search and ask on the seed corpus, wall time and CPU time per query.
 
-    .venv/bin/python bench/bench_query.py [--encoders torch,openvino,onnx] [--rounds 3]
+    .venv/bin/python bench/bench_query.py [--encoders torch,openvino,openvino-bf16,onnx] [--rounds 3]
 
 CPU time (the whole process's, one thread per query) is what a query costs on an idle core, so it stays
 comparable when the shared machine is busy and wall times are not; the encoders take turns round by round.
@@ -30,12 +30,15 @@ def resources(encoder: str, work: Path) -> Any:
     from server.settings import ServerSettings
     from server.workers import pin_search_threads
 
+    # "openvino" (its default precision) or "openvino-bf16": backend and POLICYQA_EMBED_DTYPE.
+    backend, _, precision = encoder.partition("-")
+    dtype = {"": "auto", "fp32": "float32", "bf16": "bfloat16", "int8": "int8"}[precision]
     index_dir = work / encoder
-    env = {**os.environ, "POLICYQA_ENCODER": encoder}
+    env = {**os.environ, "POLICYQA_ENCODER": backend, "POLICYQA_EMBED_DTYPE": dtype}
     command = [sys.executable, "-m", "policyqa.cli", "index", str(ROOT / "corpus"), "--index-dir", str(index_dir)]
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
     pin_search_threads()
-    settings = IndexSettings(index_dir=index_dir, encoder=encoder, query_threads=1)
+    settings = IndexSettings(index_dir=index_dir, encoder=backend, embed_dtype=dtype, query_threads=1)
     loaded = load_resources(settings, ServerSettings())
     torch = sys.modules.get("torch")
     if torch is not None:
@@ -45,7 +48,7 @@ def resources(encoder: str, work: Path) -> Any:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoders", default="torch,openvino,onnx")
+    parser.add_argument("--encoders", default="torch,openvino,openvino-bf16,onnx")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "policyqa-bench-query")
     args = parser.parse_args()

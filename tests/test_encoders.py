@@ -69,13 +69,11 @@ def test_batching_sorts_pads_and_restores_the_callers_order() -> None:
 @pytest.mark.model
 def test_serving_with_a_compiled_encoder_never_imports_torch() -> None:
     load("openvino")  # converts on first use (that needs torch), so the subprocess below only loads
-    load("onnx")
     script = (
         "import sys\n"
         "from indexer.embedding import load_embedder\n"
         "from indexer.settings import IndexSettings\n"
-        "for encoder in ('openvino', 'onnx'):\n"
-        "    load_embedder(IndexSettings(encoder=encoder)).embed_queries(['潼南'])\n"
+        "load_embedder(IndexSettings(encoder='openvino')).embed_queries(['潼南'])\n"
         "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
@@ -103,8 +101,22 @@ def test_the_conversion_cache_is_keyed_by_converter_versions(monkeypatch: pytest
 def test_auto_picks_a_compiled_encoder_for_the_default_model_only() -> None:
     from indexer.encoders.select import resolve
 
-    assert resolve(IndexSettings()).backend == "openvino"
+    assert resolve(IndexSettings()).id == "openvino-int8"
+    assert resolve(IndexSettings(embed_dtype="float32")).id == "openvino-fp32"
     assert resolve(IndexSettings(encoder="onnx")).id == "onnx-int8"
     assert resolve(IndexSettings(model="BAAI/bge-small-zh-v1.5")).backend == "torch"
     with pytest.raises(ValueError, match="POLICYQA_ENCODER=torch"):
         resolve(IndexSettings(model="BAAI/bge-small-zh-v1.5", encoder="openvino"))
+
+
+def test_int8_weights_round_trip_within_half_a_step_per_row() -> None:
+    from indexer.encoders.compress import quantise_rows
+
+    rng = np.random.default_rng(0)
+    # Rows of very different ranges, the case per-tensor scales handle badly.
+    weight = rng.normal(size=(8, 64)).astype(np.float32) * np.logspace(-3, 1, 8, dtype=np.float32)[:, None]
+    quantised, zero, scale = quantise_rows(weight)
+    assert quantised.dtype == np.uint8 and zero.shape == (8, 1) and scale.shape == (8, 1)
+    restored = (quantised.astype(np.float32) - zero) * scale.astype(np.float32)
+    step = scale.astype(np.float32)
+    assert np.all(np.abs(restored - weight) <= step * 0.51 + 1e-3 * step)

@@ -20,10 +20,12 @@ def quantise_rows(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     reason per-tensor scales lost accuracy) each use all 256 levels."""
     low = np.minimum(weight.min(axis=1, keepdims=True), 0.0)
     high = np.maximum(weight.max(axis=1, keepdims=True), 0.0)
-    scale = np.maximum((high - low) / 255.0, 1e-8).astype(np.float32)
-    zero = np.clip(np.round(-low / scale), 0, 255)
-    quantised = np.clip(np.round(weight / scale) + zero, 0, 255).astype(np.uint8)
-    return quantised, zero.astype(np.uint8), scale.astype(np.float16)
+    # The scale is stored in f16 like NNCF's; quantise against the rounded scale so the two agree.
+    scale = np.maximum((high - low) / 255.0, 1e-6).astype(np.float16)
+    step = scale.astype(np.float32)
+    zero = np.clip(np.round(-low / step), 0, 255)
+    quantised = np.clip(np.round(weight / step) + zero, 0, 255).astype(np.uint8)
+    return quantised, zero.astype(np.uint8), scale
 
 
 def _decompressed(weight: np.ndarray) -> Any:
@@ -31,9 +33,6 @@ def _decompressed(weight: np.ndarray) -> Any:
     from openvino import Type
 
     quantised, zero, scale = quantise_rows(weight)
-    # The scale is stored as f16 like NNCF's; quantise against the rounded scale so the two agree.
-    scale32 = scale.astype(np.float32)
-    quantised = np.clip(np.round(weight / scale32) + zero.astype(np.float32), 0, 255).astype(np.uint8)
     values = ops.convert(ops.constant(quantised), Type.f16)
     shifted = ops.subtract(values, ops.convert(ops.constant(zero), Type.f16))
     scaled = ops.multiply(shifted, ops.constant(scale))
