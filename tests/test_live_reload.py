@@ -5,7 +5,6 @@ article is answerable within 5 seconds of the last `policyqa index` returning.""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_server_process import ROOT, START_TIMEOUT_S, free_port, post
+from tests.serving import ROOT, post, serving
 
 pytestmark = pytest.mark.model
 
@@ -47,80 +46,59 @@ def test_searches_run_on_one_whole_generation_while_the_index_changes(real_index
     shutil.copytree(real_index_dir, index_dir, ignore=shutil.ignore_patterns("leases", ".lock"))
     extra = tmp_path / "extra"
     extra.mkdir()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    env = {**os.environ, "POLICYQA_RELOAD_INTERVAL_S": "0.5"}
-    command = [sys.executable, "-m", "policyqa.cli", "serve", "--port", str(port), "--index-dir", str(index_dir)]
-    with log.open("wb") as log_file:
-        server = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, env=env)
     responses: list[tuple[str, str, bool]] = []  # (query, generation, added article among the results)
     failures: list[str] = []
     stop = threading.Event()
-
-    def client(queries: list[str]) -> None:
-        while not stop.is_set():
-            for query in queries:
-                try:
-                    body = post(base, "/search", {"query": query, "k": 5})
-                except (urllib.error.URLError, OSError) as error:
-                    failures.append(f"{query}: {error}")
-                    continue
-                found = any(r["article_id"] == ADDED_ID for r in body["results"])
-                responses.append((query, body["generation"], found))
-                # Paced like people asking, not a flood: the indexer needs the cores too.
-                time.sleep(0.05)
-
     clients: list[threading.Thread] = []
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert server.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "the server did not start"
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                    first_generation = json.loads(response.read())["generation"]
-                    break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.5)
-        clients += [
-            threading.Thread(target=client, args=([QUERY, q],), daemon=True)
-            for q in ("潼南柠檬种植面积", "江津花椒", "綦江电解铝产能", "重庆乡村振兴")
-        ]
-        for thread in clients:
-            thread.start()
+    with serving(index_dir, log, env={"POLICYQA_RELOAD_INTERVAL_S": "0.5"}) as served:
+        base = served.base
 
-        with_article = set()
-        without_article = {first_generation}
-        article = extra / f"{ADDED_ID}.md"
-        for run in range(11):  # add, remove, ... add: 11 runs, the last leaves the article in
-            if run % 2 == 0:
-                article.write_text(ARTICLE, "utf-8")
-            else:
-                article.unlink()
-            report = index_run(index_dir, extra)
-            assert report["generation"], report
-            (with_article if run % 2 == 0 else without_article).add(report["generation"])
-        returned = time.monotonic()
-        while True:
-            body = post(base, "/search", {"query": QUERY, "k": 5})
-            if any(r["article_id"] == ADDED_ID for r in body["results"]):
-                fresh_after_s = time.monotonic() - returned
-                break
-            assert time.monotonic() - returned < 5, "the added article was not served within 5 s"
-            time.sleep(0.1)
-        time.sleep(1)
-    finally:
-        stop.set()
-        # The clients finish their last request before the server goes: a refusal after that is not a failure.
-        for thread in clients:
-            thread.join(timeout=60)
-        server.terminate()
+        def client(queries: list[str]) -> None:
+            while not stop.is_set():
+                for query in queries:
+                    try:
+                        body = post(base, "/search", {"query": query, "k": 5})
+                    except (urllib.error.URLError, OSError) as error:
+                        failures.append(f"{query}: {error}")
+                        continue
+                    found = any(r["article_id"] == ADDED_ID for r in body["results"])
+                    responses.append((query, body["generation"], found))
+                    # Paced like people asking, not a flood: the indexer needs the cores too.
+                    time.sleep(0.05)
+
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            clients += [
+                threading.Thread(target=client, args=([QUERY, q],), daemon=True)
+                for q in ("潼南柠檬种植面积", "江津花椒", "綦江电解铝产能", "重庆乡村振兴")
+            ]
+            for thread in clients:
+                thread.start()
+            with_article: set[str] = set()
+            without_article = {served.health["generation"]}
+            article = extra / f"{ADDED_ID}.md"
+            for run in range(11):  # add, remove, ... add: 11 runs, the last leaves the article in
+                if run % 2 == 0:
+                    article.write_text(ARTICLE, "utf-8")
+                else:
+                    article.unlink()
+                report = index_run(index_dir, extra)
+                assert report["generation"], report
+                (with_article if run % 2 == 0 else without_article).add(report["generation"])
+            returned = time.monotonic()
+            while True:
+                body = post(base, "/search", {"query": QUERY, "k": 5})
+                if any(r["article_id"] == ADDED_ID for r in body["results"]):
+                    fresh_after_s = time.monotonic() - returned
+                    break
+                assert time.monotonic() - returned < 5, "the added article was not served within 5 s"
+                time.sleep(0.1)
+            time.sleep(1)
+        finally:
+            stop.set()
+            # The clients finish their last request before the server goes: a refusal after that is not a failure.
+            for thread in clients:
+                thread.join(timeout=60)
 
     assert not failures, failures[:5]
     assert len(responses) > 40

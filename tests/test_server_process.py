@@ -3,68 +3,27 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.serving import ROOT, post, serving
+
 CHECK_API = ROOT.parent / "shared" / "tools" / "check_api.py"
-# Model load plus (for a fresh index dir) indexing the seed corpus, on 2 busy cores.
-START_TIMEOUT_S = 300
 
 pytestmark = pytest.mark.model
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def post(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture(scope="module")
 def server(real_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "policyqa.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [*command, "--index-dir", str(real_index_dir)], cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert process.poll() is None, f"server exited early:\n{log.read_text(errors='replace')[-3000:]}"
-            assert time.monotonic() < deadline, f"no /healthz after {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.5)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving(real_index_dir, log) as served:
+        yield served.base
     # Every request was logged with its status and latency, and no input produced a server error.
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
     assert any("policyqa.server: POST /search 200 " in line for line in lines)

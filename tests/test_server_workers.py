@@ -2,45 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.test_server_process import START_TIMEOUT_S, free_port, post
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.serving import ROOT, free_port, post, serving
 
 pytestmark = pytest.mark.model
 
 
 def test_two_workers_answer_concurrent_requests(real_index_dir: Path, tmp_path: Path) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    command = [sys.executable, "-m", "policyqa.cli", "serve", "--port", str(port), "--workers", "2"]
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [*command, "--index-dir", str(real_index_dir)], cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert process.poll() is None, f"server exited early:\n{log.read_text(errors='replace')[-3000:]}"
-            assert time.monotonic() < deadline, f"no /healthz after {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                    health = json.loads(response.read())
-                    break
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.5)
+    with serving(real_index_dir, log, "--workers", "2") as served:
+        base, health = served.base, served.health
         assert health["status"] == "ok" and health["chunks"] > 50
 
         questions = ["潼南的柠檬种植面积有多少？", "荣昌 生猪", "重庆 区县 发展"] * 8
@@ -54,13 +32,6 @@ def test_two_workers_answer_concurrent_requests(real_index_dir: Path, tmp_path: 
             rankings.setdefault(question, set()).add(tuple(r["chunk_id"] for r in search["results"]))
         assert all(len(seen) == 1 for seen in rankings.values())
         assert all("answer" in a and "citations" in a for a in answers)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
     text = log.read_text(encoding="utf-8", errors="replace")
     assert text.count("Started server process") == 2, text[-3000:]
     assert "policyqa.server: POST /search 200" in text
