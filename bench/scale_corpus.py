@@ -153,13 +153,17 @@ def load_queries(shared: Path, n: int) -> list[tuple[str, np.ndarray]]:
     texts = [q.question for q in load_dataset("corpus_gold", eval_settings).questions]
     texts += [q.question for q in load_dataset("cmrc2018-trial", eval_settings).questions]
     texts = texts[:n]
-    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    from indexer.encoders.select import resolve
+    from indexer.settings import IndexSettings
+
+    # Keyed by the encoder too: the queries must be embedded like the originals' passages.
+    encoder = resolve(IndexSettings()).id
+    key = hashlib.sha256("\n".join([encoder, *texts]).encode()).hexdigest()[:16]
     cache = eval_settings.eval_cache_dir / "bench-queries" / f"{key}.npy"
     if cache.exists():
         vectors = np.load(cache)
     else:
         from indexer.embedding import load_embedder
-        from indexer.settings import IndexSettings
 
         vectors = load_embedder(IndexSettings()).embed_queries(texts)
         cache.parent.mkdir(parents=True, exist_ok=True)
