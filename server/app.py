@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -105,7 +105,7 @@ async def _bug(request: Request, exc: Exception) -> JSONResponse:
     return _error(500, "internal error: this is a bug in policyqa, the server log has the details")
 
 
-def get_live(request: Request) -> LiveResources:
+async def get_live(request: Request) -> LiveResources:
     live: LiveResources | None = getattr(request.app.state, "live", None)
     if live is None:
         resources: Resources | None = getattr(request.app.state, "resources", None)
@@ -115,13 +115,14 @@ def get_live(request: Request) -> LiveResources:
     return live
 
 
-def get_resources(request: Request) -> Iterator[Resources]:
-    """The generation this request runs on, from its start to its end, whatever a reload does meanwhile."""
-    with get_live(request).use() as resources:
+async def get_resources(request: Request) -> AsyncIterator[Resources]:
+    """The generation this request runs on, from its start to its end, whatever a reload does meanwhile.
+    async: a plain function dependency costs a threadpool hop per request, and this one never blocks."""
+    with (await get_live(request)).use() as resources:
         yield resources
 
 
-def get_server_settings(request: Request) -> ServerSettings:
+async def get_server_settings(request: Request) -> ServerSettings:
     return request.app.state.server_settings
 
 
