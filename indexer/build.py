@@ -76,9 +76,10 @@ def _embed_missing(texts_by_hash: dict[str, str], embedder: Embedder, progress: 
 
 
 def _open_previous(index_dir: Path, settings: IndexSettings, rebuild: bool) -> IndexView | None:
-    if rebuild or current_generation(index_dir) is None:
+    live = None if rebuild else current_generation(index_dir)
+    if live is None:
         return None
-    manifest = Manifest.read(manifest_path(index_dir, current_generation(index_dir) or ""))
+    manifest = Manifest.read(manifest_path(index_dir, live))
     if manifest.format_version != FORMAT_VERSION:
         # An index written by an older policyqa is rebuilt in full rather than patched.
         return None

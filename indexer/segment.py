@@ -78,19 +78,20 @@ class Segment:
             conn = self._local.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         return conn
 
+    def _select_in(self, query: str, values: Sequence[object]) -> Iterator[tuple]:
+        """Rows of `query`, whose `{marks}` is filled with placeholders for `values`, 500 at a time (SQLite caps
+        the placeholders one statement may have)."""
+        values = [int(v) if isinstance(v, np.integer) else v for v in values]
+        for begin in range(0, len(values), 500):
+            batch = values[begin : begin + 500]
+            yield from self._db().execute(query.format(marks=",".join("?" * len(batch))), batch)
+
     def chunks(self, locals_: Sequence[int]) -> dict[int, Chunk]:
-        if not len(locals_):
-            return {}
-        marks = ",".join("?" * len(locals_))
-        query = f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article WHERE c.id IN ({marks})"
-        return dict(chunk_from_row(row) for row in self._db().execute(query, [int(x) for x in locals_]))
+        query = f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article WHERE c.id IN ({{marks}})"
+        return dict(chunk_from_row(row) for row in self._select_in(query, locals_))
 
     def texts(self, locals_: Sequence[int]) -> dict[int, str]:
-        if not len(locals_):
-            return {}
-        marks = ",".join("?" * len(locals_))
-        query = f"SELECT id, text FROM chunks WHERE id IN ({marks})"
-        return {int(i): t for i, t in self._db().execute(query, [int(x) for x in locals_])}
+        return {int(i): t for i, t in self._select_in("SELECT id, text FROM chunks WHERE id IN ({marks})", locals_)}
 
     def iter_chunks(self) -> Iterator[tuple[int, Chunk]]:
         query = f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article ORDER BY c.id"
@@ -107,13 +108,8 @@ class Segment:
         return article_from_row(row) if row else None
 
     def article_locals(self, article_ids: Sequence[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for begin in range(0, len(article_ids), 500):
-            batch = list(article_ids[begin : begin + 500])
-            marks = ",".join("?" * len(batch))
-            query = f"SELECT article_id, id FROM articles WHERE article_id IN ({marks})"
-            found.update({a: int(i) for a, i in self._db().execute(query, batch)})
-        return found
+        query = "SELECT article_id, id FROM articles WHERE article_id IN ({marks})"
+        return {a: int(i) for a, i in self._select_in(query, article_ids)}
 
     def iter_articles(self) -> Iterator[tuple[int, Article]]:
         for row in self._db().execute(f"SELECT {ARTICLE_COLUMNS} FROM articles ORDER BY id"):
@@ -128,13 +124,8 @@ class Segment:
 
     def rows_with_hashes(self, hashes: Sequence[str]) -> dict[str, int]:
         """Embed hash -> a local row holding that vector, for the hashes this segment has."""
-        found: dict[str, int] = {}
-        for begin in range(0, len(hashes), 500):
-            batch = list(hashes[begin : begin + 500])
-            marks = ",".join("?" * len(batch))
-            query = f"SELECT embed_hash, id FROM chunks WHERE embed_hash IN ({marks})"
-            found.update({h: int(r) for h, r in self._db().execute(query, batch)})
-        return found
+        query = "SELECT embed_hash, id FROM chunks WHERE embed_hash IN ({marks})"
+        return {h: int(r) for h, r in self._select_in(query, hashes)}
 
     @property
     def source_count(self) -> int:
@@ -142,13 +133,8 @@ class Segment:
 
     def identities(self, article_locals: Sequence[int]) -> set[str]:
         """`chunk_id|embed_hash` of the given articles' chunks: what a removal report compares."""
-        found: set[str] = set()
-        for begin in range(0, len(article_locals), 500):
-            batch = [int(x) for x in article_locals[begin : begin + 500]]
-            marks = ",".join("?" * len(batch))
-            query = f"SELECT chunk_id || '|' || embed_hash FROM chunks WHERE article IN ({marks})"
-            found.update(row[0] for row in self._db().execute(query, batch))
-        return found
+        query = "SELECT chunk_id || '|' || embed_hash FROM chunks WHERE article IN ({marks})"
+        return {row[0] for row in self._select_in(query, article_locals)}
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
