@@ -5,7 +5,8 @@
 Starts one server per configuration (ENCODER:WORKERS; the first is the baseline), each on its own index of the
 seed corpus, and records how long each takes to answer /healthz. Then, round by round and configuration by
 configuration, sends the questions of eval/datasets/corpus_gold.jsonl one at a time (after a warm-up) and then
-from 8 concurrent clients, and prints p50/p95/p99 client-side latency, requests/s, errors and the server-reported
+from 8 concurrent clients (each on one kept-alive connection; --new-connection for one per request), and prints
+p50/p95/p99 client-side latency, requests/s, errors and the server-reported
 took_ms p50 per configuration, endpoint and mode, the 8-client throughput ratios to the baseline, then one JSON
 line. Targets (issue 11): /search p50 <= 10 ms, /ask p50 <= 12 ms one client; 8 clients >= 2.5x torch:1.
 """
@@ -13,6 +14,7 @@ line. Targets (issue 11): /search p50 <= 10 ms, /ask p50 <= 12 ms one client; 8 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import math
 import os
@@ -43,13 +45,43 @@ def free_port() -> int:
 
 
 def post(base: str, path: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-    """One request; returns client-side latency in ms and the JSON body. Anything but 200 aborts the benchmark."""
+    """One request on a new connection (urllib); returns client-side latency in ms and the JSON body."""
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"})
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=60) as response:
         payload = response.read()
     return (time.perf_counter() - started) * 1000, json.loads(payload)
+
+
+class KeepAliveClient:
+    """One client's HTTP/1.1 connection, kept open between requests as a browser keeps it: what is timed is the
+    request, not a TCP handshake and urllib's per-call set-up (about 1 ms here)."""
+
+    def __init__(self, base: str) -> None:
+        host, _, port = base.removeprefix("http://").partition(":")
+        self._connection = http.client.HTTPConnection(host, int(port), timeout=60)
+
+    def post(self, base: str, path: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        started = time.perf_counter()
+        try:
+            self._connection.request("POST", path, data, {"Content-Type": "application/json"})
+            response = self._connection.getresponse()
+            payload = response.read()
+        except (http.client.HTTPException, OSError):
+            self._connection.close()  # reopened by the next request
+            raise
+        if response.status != 200:
+            raise urllib.error.HTTPError(base + path, response.status, response.reason, response.headers, None)
+        return (time.perf_counter() - started) * 1000, json.loads(payload)
+
+
+Post = Any  # post(base, path, body) -> (ms, payload)
+
+
+def poster(keep_alive: bool, base: str) -> Post:
+    return KeepAliveClient(base).post if keep_alive else post
 
 
 def wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -91,13 +123,14 @@ def summarise(endpoint: str, mode: str, latencies: list[float], took: list[float
 Timings = tuple[list[float], list[float], float, int]
 
 
-def run_single(base: str, path: str, bodies: list[dict[str, Any]]) -> Timings:
+def run_single(base: str, path: str, bodies: list[dict[str, Any]], keep_alive: bool) -> Timings:
     latencies, took, errors = [], [], 0
+    send = poster(keep_alive, base)
     started = time.perf_counter()
     for body in bodies:
         try:
-            ms, payload = post(base, path, body)
-        except (urllib.error.URLError, OSError):
+            ms, payload = send(base, path, body)
+        except (urllib.error.URLError, http.client.HTTPException, OSError):
             errors += 1
             continue
         latencies.append(ms)
@@ -105,7 +138,7 @@ def run_single(base: str, path: str, bodies: list[dict[str, Any]]) -> Timings:
     return latencies, took, time.perf_counter() - started, errors
 
 
-def run_concurrent(base: str, path: str, bodies: list[dict[str, Any]]) -> Timings:
+def run_concurrent(base: str, path: str, bodies: list[dict[str, Any]], keep_alive: bool) -> Timings:
     """Eight threads take the next request from a shared counter until all are sent: bounded, stops by itself."""
     latencies: list[float] = []
     took: list[float] = []
@@ -115,14 +148,16 @@ def run_concurrent(base: str, path: str, bodies: list[dict[str, Any]]) -> Timing
     position = iter(range(len(bodies)))
 
     def client() -> None:
+        send = poster(keep_alive, base)
         while True:
             with lock:
                 index = next(position, None)
             if index is None or failures:
                 return
             try:
-                ms, payload = post(base, path, bodies[index])
-            except (urllib.error.URLError, OSError):  # an HTTP error or a refused connection: counted
+                ms, payload = send(base, path, bodies[index])
+            # An HTTP error or a refused connection: counted.
+            except (urllib.error.URLError, http.client.HTTPException, OSError):
                 with lock:
                     errors[0] += 1
                 continue
@@ -145,14 +180,14 @@ def run_concurrent(base: str, path: str, bodies: list[dict[str, Any]]) -> Timing
     return latencies, took, time.perf_counter() - started, errors[0]
 
 
-def benchmark(base: str, endpoint: str, questions: list[str], rounds: int) -> list[dict[str, Any]]:
+def benchmark(base: str, endpoint: str, questions: list[str], rounds: int, keep_alive: bool) -> list[dict[str, Any]]:
     field = "query" if endpoint == "search" else "question"
     bodies = [{field: q} for q in questions] * rounds
     for body in bodies[:WARM_UP_REQUESTS]:
         post(base, f"/{endpoint}", body)
     rows = []
     for mode, runner in (("1 client", run_single), (f"{CONCURRENT_CLIENTS} clients", run_concurrent)):
-        latencies, took, wall_s, errors = runner(base, f"/{endpoint}", bodies)
+        latencies, took, wall_s, errors = runner(base, f"/{endpoint}", bodies, keep_alive)
         rows.append({**summarise(f"/{endpoint}", mode, latencies, took, wall_s), "errors": errors})
     return rows
 
@@ -174,24 +209,30 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 @dataclass(frozen=True)
 class Config:
-    """One server set-up: an encoder (POLICYQA_ENCODER) and a worker count (0: the server's default)."""
+    """One server set-up: an encoder (POLICYQA_ENCODER), a worker count (0: the server's default) and any other
+    POLICYQA_ settings, e.g. `auto:0:QUERY_BATCH=1`."""
 
     encoder: str
     workers: int
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def label(self) -> str:
-        return f"{self.encoder}/w{self.workers or 'default'}"
+        extra = "".join(f" {k.lower()}={v}" for k, v in self.settings)
+        return f"{self.encoder}/w{self.workers or 'default'}{extra}"
 
     def env(self, threads: int) -> dict[str, str]:
-        return {**os.environ, "POLICYQA_ENCODER": self.encoder, "POLICYQA_TORCH_THREADS": str(threads)}
+        extra = {f"POLICYQA_{key}": value for key, value in self.settings}
+        return {**os.environ, "POLICYQA_ENCODER": self.encoder, "POLICYQA_TORCH_THREADS": str(threads), **extra}
 
 
 def parse_configs(text: str) -> list[Config]:
     configs = []
     for item in text.split(","):
-        encoder, _, workers = item.partition(":")
-        configs.append(Config(encoder.strip(), int(workers or 0)))
+        encoder, *rest = item.strip().split(":")
+        workers = int(rest[0] or 0) if rest else 0
+        pairs = tuple((key, value) for key, _, value in (setting.partition("=") for setting in rest[1:]))
+        configs.append(Config(encoder, workers, pairs))
     return configs
 
 
@@ -232,9 +273,15 @@ def main() -> int:
     parser.add_argument("--endpoint", choices=["search", "ask", "both"], default="both")
     parser.add_argument("--rounds", type=int, default=1, help="send the question set this many times per mode")
     parser.add_argument(
+        "--new-connection",
+        action="store_true",
+        help="open a new connection per request (urllib), as the benchmark did before keep-alive clients",
+    )
+    parser.add_argument(
         "--configs",
         default="torch:1,auto:0",
-        help="comma-separated ENCODER:WORKERS (0: the default, one per core); the first is the baseline",
+        help="comma-separated ENCODER:WORKERS[:SETTING=VALUE...] (workers 0: one per core; settings without "
+        "the POLICYQA_ prefix); the first is the baseline",
     )
     args = parser.parse_args()
     if args.rounds < 1:
@@ -248,7 +295,7 @@ def main() -> int:
     servers, rows, ready = [], [], {}
     try:
         for config in configs:
-            index_dir = args.index_dir / config.encoder
+            index_dir = args.index_dir / config.encoder  # configurations of one encoder share its index
             build_index(config, index_dir)
             server, base, _log, ready_s = start(config, index_dir)
             servers.append((config, server, base))
@@ -256,7 +303,8 @@ def main() -> int:
         for _ in range(args.rounds):
             for config, _server, base in servers:
                 for endpoint in endpoints:
-                    rows += [{"config": config.label, **row} for row in benchmark(base, endpoint, questions, 1)]
+                    found = benchmark(base, endpoint, questions, 1, not args.new_connection)
+                    rows += [{"config": config.label, **row} for row in found]
     finally:
         for _config, server, _base in servers:
             stop(server)
@@ -266,7 +314,8 @@ def main() -> int:
     ratios = throughput_ratios(rows, configs)
     for name, value in ratios.items():
         print(f"{name}: {value}x the baseline ({configs[0].label})")
-    summary = {"questions": len(questions), "rounds": args.rounds, "ready_s": ready, "ratios": ratios}
+    client = "new connection per request" if args.new_connection else "keep-alive"
+    summary = {"questions": len(questions), "rounds": args.rounds, "client": client, "ready_s": ready, "ratios": ratios}
     print(json.dumps({**summary, "results": rows}, ensure_ascii=False))
     return 0
 

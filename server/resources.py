@@ -12,6 +12,7 @@ from indexer.reader import IndexView
 from indexer.settings import IndexSettings
 from indexer.sparse import SparseTokenizer, load_stopwords
 from server.answering import Answerer
+from server.query_batching import QueryBatcher
 from server.retrieval import Retriever
 from server.settings import ServerSettings
 
@@ -43,6 +44,8 @@ def load_resources(
         embedder.passage_prompt,
     )
     check_encoder(index.manifest, index_settings.index_dir, getattr(embedder, "encoder", None))
+    if server_settings.query_batch > 1:
+        embedder = QueryBatcher(embedder, server_settings.query_batch)
     gazetteer = Gazetteer.load()
     tokenizer = SparseTokenizer(gazetteer.tokenizer or make_tokenizer(gazetteer), load_stopwords())
     reranker = None
