@@ -33,6 +33,9 @@ class IndexSettings(BaseSettings):
     # Threads per query embedding (the server's POLICYQA_QUERY_THREADS); one leaves the other core to a second
     # worker or request.
     query_threads: int = 1
+    # Threads for a query embedded while no other query on the machine is (0: never more than query_threads);
+    # the server sets it from POLICYQA_IDLE_QUERY_THREADS. OpenVINO only: indexer/encoders/widening.py.
+    idle_query_threads: int = 0
     # Threads while indexing, for every encoder (the name predates the compiled encoders).
     # Pinned: with both cores contended, torch's default can make one query ten times slower.
     torch_threads: int = 2

@@ -33,7 +33,9 @@ def load_resources(
 ) -> Resources:
     """Load the index and the model once. A mismatched index fails here, with the fix in the message."""
     index = IndexView.open(index_settings.index_dir, nprobe=query_nprobe(index_settings))
-    embedder = embedder or load_embedder(index_settings)
+    if embedder is None:
+        idle = {"idle_query_threads": server_settings.idle_query_threads}
+        embedder = load_embedder(index_settings.model_copy(update=idle))
     pin_torch_threads(server_settings.query_threads)
     check_model(
         index.manifest,

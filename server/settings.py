@@ -19,6 +19,8 @@ class ServerSettings(BaseSettings):
     # thread embeds a query in 18 ms p50 whatever OpenMP's wait policy; two take 14 ms busy-waiting but 26 ms
     # passive, and hundreds of ms busy-waiting once the cores are contended. One also leaves a core per request.
     query_threads: int = 1
+    # ... but a query embedded while no other is, in any worker, takes this many (indexer/encoders/widening.py).
+    idle_query_threads: int = 2
     # Up to this many queries that wait for the model together are embedded as one batch (1: never batch). A
     # single query never waits; see server/query_batching.py.
     query_batch: int = 8

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -78,6 +79,7 @@ def load_compiled(settings: IndexSettings, choice: EncoderChoice) -> Embedder:
     from indexer.encoders.compiled import CompiledEmbedder, Runner
     from indexer.encoders.convert import META, ONNX_FP32, ONNX_INT8, OPENVINO_GRAPH, OPENVINO_INT8, ensure_converted
     from indexer.encoders.runners import OnnxRunner, OpenVinoRunner
+    from indexer.encoders.widening import WideWhenIdleRunner
 
     folder = ensure_converted(settings.model_cache_dir, "openvino" if choice.backend == "openvino" else "onnx")
     meta = json.loads((folder / META).read_text())
@@ -88,8 +90,15 @@ def load_compiled(settings: IndexSettings, choice: EncoderChoice) -> Embedder:
         precision = "bf16" if choice.precision == "bf16" else "f32"
         group = 32 if int8 else 0
 
+        wide_threads = min(settings.idle_query_threads, os.cpu_count() or 1)
+
         def make_query_runner() -> Runner:
-            return OpenVinoRunner(graph, precision, threads=query_threads, streams=1, quantise_group=group)
+            narrow = OpenVinoRunner(graph, precision, threads=query_threads, streams=1, quantise_group=group)
+            if wide_threads <= query_threads:
+                return narrow
+            return WideWhenIdleRunner(
+                narrow, lambda: OpenVinoRunner(graph, precision, wide_threads, streams=1, quantise_group=group)
+            )
 
         def passage_runner() -> Runner:
             # One thread per stream, as many streams as threads: measured 2x one stream of two threads.
