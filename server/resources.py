@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from indexer.districts import Gazetteer, make_tokenizer
@@ -33,9 +34,13 @@ def load_resources(
 ) -> Resources:
     """Load the index and the model once. A mismatched index fails here, with the fix in the message."""
     index = IndexView.open(index_settings.index_dir, nprobe=query_nprobe(index_settings))
-    if embedder is None:
-        idle = {"idle_query_threads": server_settings.idle_query_threads}
-        embedder = load_embedder(index_settings.model_copy(update=idle))
+    with ThreadPoolExecutor(1) as pool:
+        # jieba's dictionary (0.6 s) loads while the runtime compiles the model, which runs without the GIL.
+        words = pool.submit(_load_words)
+        if embedder is None:
+            idle = {"idle_query_threads": server_settings.idle_query_threads}
+            embedder = load_embedder(index_settings.model_copy(update=idle))
+        gazetteer, tokenizer = words.result()
     pin_torch_threads(server_settings.query_threads)
     check_model(
         index.manifest,
@@ -48,8 +53,6 @@ def load_resources(
     check_encoder(index.manifest, index_settings.index_dir, getattr(embedder, "encoder", None))
     if server_settings.query_batch > 1:
         embedder = QueryBatcher(embedder, server_settings.query_batch)
-    gazetteer = Gazetteer.load()
-    tokenizer = SparseTokenizer(gazetteer.tokenizer or make_tokenizer(gazetteer), load_stopwords())
     reranker = None
     if server_settings.reranker:
         from server.rerank import CrossEncoderReranker
@@ -68,6 +71,11 @@ def load_resources(
         )
     answerer = Answerer.create(embedder=embedder, gazetteer=gazetteer, llm=llm)
     return Resources(index, embedder, gazetteer, retriever, answerer)
+
+
+def _load_words() -> tuple[Gazetteer, SparseTokenizer]:
+    gazetteer = Gazetteer.load()
+    return gazetteer, SparseTokenizer(gazetteer.tokenizer or make_tokenizer(gazetteer), load_stopwords())
 
 
 def query_nprobe(settings: IndexSettings) -> int | None:
