@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
     _ray_arg(index, "embed")
     index.add_argument("--actors", type=int, default=None, help="with --ray: embedding actors (default 2)")
-    index.add_argument("--batch-size", type=int, default=None, help="with --ray: passages per actor batch (default 32)")
+    index.add_argument("--batch-size", type=int, default=None, help="with --ray: passages per actor batch (default 64)")
 
     serve = commands.add_parser("serve", help="serve the web page and the HTTP API (builds the index if missing)")
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")

@@ -71,8 +71,13 @@ class EmbedActor:
         self.embedder = load_embedder(settings)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        vectors = self.embedder.embed_passages([str(t) for t in batch["text"]])
-        return {"hash": batch["hash"], "vector": np.asarray(vectors, np.float32)}
+        # One row is one batch of texts, as the local run hands them to its embedder: the same texts padded
+        # together give the same vectors.
+        hashes, vectors = [], []
+        for keys, texts in zip(batch["hashes"], batch["texts"], strict=True):
+            hashes.extend(str(k) for k in keys)
+            vectors.append(np.asarray(self.embedder.embed_passages([str(t) for t in texts]), np.float32))
+        return {"hash": np.asarray(hashes), "vector": np.concatenate(vectors)}
 
 
 @dataclass(frozen=True)
@@ -96,14 +101,18 @@ class ClusterEmbedding:
         ray = connect(self.ray_settings.address, self.ray_settings.namespace)
         cfg = self.ray_settings
         gpus = cfg.actor_gpus if cfg.actor_gpus >= 0 else (1.0 if has_gpus(ray) else 0.0)
-        # Sorted by length, as locally: batches of similar lengths pad little, which is most of the time saved.
+        # Sorted by length and cut into batches exactly as locally (indexer.build._embed_missing): batches of
+        # similar lengths pad little, and a text embedded in the same batch gets the same vector.
         order = sorted(texts, key=lambda h: len(texts[h]))
-        items = [{"hash": h, "text": texts[h]} for h in order]
-        blocks = max(1, min(len(items) // cfg.batch_size, 4 * cfg.actors * 4))
-        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+        size = cfg.batch_size
+        items = [
+            {"hashes": order[i : i + size], "texts": [texts[h] for h in order[i : i + size]]}
+            for i in range(0, len(order), size)
+        ]
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             EmbedActor,
             fn_constructor_kwargs={"settings": self.actor_settings()},
-            batch_size=cfg.batch_size,
+            batch_size=1,
             batch_format="numpy",
             concurrency=cfg.actors,
             num_cpus=cfg.actor_cpus,

@@ -40,6 +40,7 @@ class LocalCluster:
     temp_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pqray-", dir="/tmp")))
     processes: list[subprocess.Popen] = field(default_factory=list)
     address: str = ""
+    stopped: list[int] = field(default_factory=list)  # every process stop() ended
 
     def _node(self, ip: str, head: bool, log: Path) -> subprocess.Popen:
         args = [
@@ -100,15 +101,38 @@ class LocalCluster:
         raise TimeoutError(f"the Ray cluster did not reach {count} nodes in {timeout_s} s; logs in {self.temp_dir}")
 
     def stop(self) -> None:
+        """Kill the nodes' process groups, and the workers their raylets started (Ray gives each worker a session
+        of its own, so they are found as descendants, before their parents go)."""
+        started = [p.pid for p in self.processes]
+        workers = _descendants(started)
+        self.stopped = [*started, *workers]
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            for process in reversed(self.processes):
+            for group in reversed(started):
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, sig)
+                    os.killpg(group, sig)
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and any(p.poll() is None for p in self.processes):
+            while time.monotonic() < deadline and any(_alive(pid) for pid in [*started, *workers]):
                 time.sleep(0.2)
+        for process in self.processes:
+            process.wait(timeout=10)
         self.processes.clear()
         shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def running(self) -> list[int]:
+        """Processes of this cluster still running: none after stop()."""
+        groups = set(self.stopped)
+        left = [pid for pid in self.stopped if _alive(pid)]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] != "Z" and int(fields[2]) in groups:
+                left.append(int(stat.parent.name))
+        return sorted(set(left))
 
     def __enter__(self) -> LocalCluster:
         return self.start()
@@ -121,3 +145,29 @@ def _alive_nodes(status: str) -> int:
     """Nodes listed under "Active:" in `ray status` (which asks the GCS directly; no dashboard, no driver job)."""
     active = status.split("Active:", 1)[-1].split("Pending:", 1)[0]
     return sum(1 for line in active.splitlines() if "node_" in line)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _descendants(roots: list[int]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found

@@ -11,10 +11,10 @@ class RaySettings(BaseSettings):
     # `ray.init` address: "auto" joins the cluster this machine belongs to, "ray://host:10001" a remote one.
     address: str = "auto"
     namespace: str = "policyqa"
-    # Embedding actor pool: actors, texts per batch, encoder threads per actor, GPUs per actor (-1: one per actor
-    # when the cluster has GPUs, else none).
+    # Embedding actor pool: actors, texts per batch (64, as a local run batches them, gives the local run's
+    # vectors), encoder threads per actor, GPUs per actor (-1: one per actor when the cluster has GPUs, else none).
     actors: int = 2
-    batch_size: int = 32
+    batch_size: int = 64
     actor_threads: int = 1
     actor_cpus: float = 1.0
     actor_gpus: float = -1
