@@ -20,21 +20,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import SEED_CORPUS
+from tests.test_live_reload import ARTICLE as NEW_ARTICLE
+from tests.test_live_reload import QUERY as NEW_QUERY
 
 ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.model
-
-NEW_ARTICLE = """---
-title: 黔江区蚕桑产业园扩建
-date: 2024-03-02
-source: 测试日报
----
-
-黔江区蚕桑产业园完成扩建，桑园面积达到12.6万亩。
-
-园区今年鲜茧产量预计达到8600吨，带动全区1.9万户蚕农增收。
-"""
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +251,6 @@ def test_a_new_generation_reaches_every_shard(sharded: Any, cluster_index: Clust
     assert report.embedded > 0 and current_generation(cluster_index.index_dir) != old
     with _client(sharded) as client:
         assert client.post("/admin/reload").json()["generation"] == report.generation
-        found = client.post("/search", json={"query": "黔江蚕桑产业园鲜茧产量是多少", "k": 3}).json()
+        found = client.post("/search", json={"query": NEW_QUERY, "k": 3}).json()
         assert found["generation"] == report.generation
         assert "8600吨" in found["results"][0]["text"]
