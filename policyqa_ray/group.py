@@ -13,6 +13,7 @@ import numpy as np
 
 from indexer.bm25 import CorpusStats
 from indexer.manifest import Manifest
+from indexer.records import Article
 from indexer.store import Lease, acquire, manifest_path
 from policyqa_ray.settings import RaySettings
 from policyqa_ray.shard import ShardActor, ShardInfo, assign, segment_metas
@@ -54,6 +55,14 @@ class Layout:
 class ShardGroup:
     def __init__(self, ray: Any, actors: list[Any], index_dir: Path, timeout_s: float) -> None:
         self.ray, self.actors, self.index_dir, self.timeout_s = ray, actors, index_dir, timeout_s
+        # Articles by global number, read from the shards. A number is never reused for another article, so
+        # the cache holds across generations; bounded, it starts over when full.
+        self.articles: dict[int, Article] = {}
+
+    def remember_articles(self, found: dict[int, Article], limit: int = 2048) -> None:
+        if len(self.articles) + len(found) > limit:
+            self.articles.clear()
+        self.articles.update(found)
 
     @classmethod
     def start(cls, ray: Any, index_dir: Path, settings: RaySettings, nprobe: int | None = None) -> ShardGroup:

@@ -57,8 +57,7 @@ class CandidateView:
         for r in results:
             for district, rows in r.tagged.items():
                 self.tagged.setdefault(district, set()).update(rows)
-        self._articles: dict[int, Article] = {}
-        self._chunks: dict[int, Chunk] = {}
+        self._chunks: dict[int, Chunk] = {row: c for r in results for row, c in r.chunks.items()}
 
     def _fan(self, method: str, rows: Sequence[int], *extra: object) -> list[object]:
         grouped = self.layout.by_owner(rows)
@@ -81,11 +80,23 @@ class CandidateView:
         return {row: chunk.text for row, chunk in self.chunks(rows).items()}
 
     def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
-        missing = [int(row) for row in rows if int(row) not in self._chunks]
-        for chunks, articles in self._fan("chunks", missing) if missing else []:  # type: ignore[misc]
-            self._chunks.update(chunks)
-            self._articles.update(articles)
-        return {int(row): self._chunks[int(row)] for row in rows if int(row) in self._chunks}
+        """Chunks (most came with the candidates) and, in the same round trip, the articles of these rows that
+        the server has not cached: ranking asks for them next."""
+        rows = [int(row) for row in rows]
+        missing = [row for row in rows if row not in self._chunks]
+        numbers = sorted({self.article_of[r] for r in rows if r in self.article_of} - self.group.articles.keys())
+        wanted: dict[int, tuple[list[int], list[int]]] = {}
+        for row in missing:
+            wanted.setdefault(self.layout.owner_of_row(row), ([], []))[0].append(row)
+        for number in numbers:
+            wanted.setdefault(self.layout.owner_of_article(number), ([], []))[1].append(number)
+        if wanted:
+            generation = self.layout.generation
+            refs = [self.group.actors[s].fetch.remote(generation, r, n) for s, (r, n) in wanted.items()]
+            for chunks, articles in self.group.gather(refs):
+                self._chunks.update(chunks)
+                self.group.remember_articles(articles)
+        return {row: self._chunks[row] for row in rows if row in self._chunks}
 
     def cosines(self, rows: Sequence[int], vector: np.ndarray) -> dict[int, float]:
         found: dict[int, float] = {}
@@ -94,12 +105,12 @@ class CandidateView:
         return found
 
     def article_by_number(self, number: int) -> Article:
-        if number not in self._articles:
+        found = self.group.articles.get(number)
+        if found is None:
             actor = self.group.actors[self.layout.owner_of_article(number)]
-            self._articles[number] = self.group.gather(
-                [actor.article_by_number.remote(self.layout.generation, number)]
-            )[0]
-        return self._articles[number]
+            found = self.group.gather([actor.fetch.remote(self.layout.generation, [], [number])])[0][1][number]
+            self.group.remember_articles({number: found})
+        return found
 
 
 class ShardedIndex:
@@ -148,7 +159,7 @@ class ShardedRetriever:
         return self.local.resolve_district(district)
 
     def candidates(
-        self, query: str, district: str | None = None, mode: Mode = "hybrid"
+        self, query: str, district: str | None = None, mode: Mode = "hybrid", prefetch: int = 10
     ) -> tuple[Candidates, CandidateView]:
         local, layout = self.local, self.layout
         hard = local.resolve_district(district)
@@ -181,10 +192,11 @@ class ShardedRetriever:
             complete=mode in ("fused", "hybrid"),
             with_articles=mode in ("fused", "hybrid") and bool(local.config.article_weight),
             n=local.config.candidates,
+            prefetch=prefetch,
         )
         results: list[ShardCandidates] = self.group.call("candidates", q)
         return merge_candidates(query, q, results, mode), CandidateView(self.group, layout, results)
 
     def search(self, query: str, k: int = 10, district: str | None = None, mode: Mode = "hybrid") -> list[Passage]:
-        found, view = self.candidates(query, district, mode)
+        found, view = self.candidates(query, district, mode, prefetch=k)
         return replace(self.local, index=view).rank(found, k, mode)  # type: ignore[arg-type]

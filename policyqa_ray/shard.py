@@ -65,6 +65,7 @@ class ShardQuery:
     complete: bool  # fusion modes: candidates get both scores
     with_articles: bool
     n: int
+    prefetch: int = 10  # chunks of this many best dense and BM25 rows come back with the candidates
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class ShardCandidates:
     cosine_of: dict[int, float]  # cosine of this shard's BM25 candidates
     article_of: dict[int, int]  # article number of every candidate
     tagged: dict[str, set[int]]  # candidates tagged with each named district
+    chunks: dict[int, Chunk]  # of the rows most likely to be returned (saves the ranking a round trip)
 
 
 @dataclass
@@ -146,7 +148,17 @@ class ShardView:
                 articles.append((position, (best + base).tolist(), part[best].tolist()))
         rows = sorted(set(dense_rows) | set(sparse_rows))
         tagged = {d: view.rows_in_district(rows, d) for d in q.named}
-        return ShardCandidates(dense, sparse, articles, bm25_of, cosine_of, view.article_numbers(rows), tagged)
+        likely = {*_best(dense, q.prefetch), *_best(sparse, q.prefetch)}
+        numbers = view.article_numbers(rows)
+        return ShardCandidates(
+            dense, sparse, articles, bm25_of, cosine_of, numbers, tagged, view.chunks(sorted(likely))
+        )
+
+
+def _best(lists: list[Scored], n: int) -> list[int]:
+    found = sorted(((score, row) for _, rows, scores in lists for row, score in zip(rows, scores, strict=True)),
+                   key=lambda item: -item[0])  # fmt: skip
+    return [row for _, row in found[:n]]
 
 
 class ShardState:
@@ -224,12 +236,12 @@ class ShardActor:
     def texts(self, generation: str, rows: list[int]) -> dict[int, str]:
         return self.state.view(generation).index.texts(rows)
 
-    def chunks(self, generation: str, rows: list[int]) -> tuple[dict[int, Chunk], dict[int, Article]]:
-        """The chunks and, in the same round trip, their articles (what a result needs next)."""
+    def fetch(
+        self, generation: str, rows: list[int], numbers: list[int]
+    ) -> tuple[dict[int, Chunk], dict[int, Article]]:
+        """Chunks of `rows` and articles by number, in one round trip."""
         index = self.state.view(generation).index
-        chunks = index.chunks(rows)
-        numbers = sorted(set(index.article_numbers(rows).values()))
-        return chunks, {n: index.article_by_number(n) for n in numbers}
+        return index.chunks(rows), {n: index.article_by_number(n) for n in numbers}
 
     def article_by_number(self, generation: str, number: int) -> Article:
         return self.state.view(generation).index.article_by_number(number)
