@@ -33,6 +33,9 @@ from indexer.store import (
 )
 
 Progress = Callable[[int, int], None]
+# Embeds {embed hash: text} and returns {embed hash: vector}; the default runs the embedder in this process, the
+# Ray engine (policyqa_ray) passes one that spreads the texts over an actor pool.
+EmbedMissing = Callable[[dict[str, str], "Embedder", "Progress | None"], dict[str, Any]]
 _EMBED_BATCH = 64
 
 
@@ -99,6 +102,7 @@ def build_index(
     *,
     rebuild: bool = False,
     progress: Progress | None = None,
+    embed: EmbedMissing | None = None,
 ) -> BuildReport:
     """Bring the index at `settings.index_dir` in line with the articles under `paths`."""
     started = time.perf_counter()
@@ -108,7 +112,7 @@ def build_index(
         collect_garbage(index_dir, referenced_files(index_dir))
         view = _open_previous(index_dir, settings, rebuild)
         try:
-            report = _update(view, paths, settings, embedder_factory, progress)
+            report = _update(view, paths, settings, embedder_factory, progress, embed or _embed_missing)
         finally:
             if view is not None:
                 view.close()
@@ -124,6 +128,7 @@ def _update(
     settings: IndexSettings,
     embedder_factory: Callable[[], Embedder],
     progress: Progress | None,
+    embed: EmbedMissing,
 ) -> BuildReport:
     manifest = view.manifest if view else None
     chunker, sparse = settings.chunker(), settings.sparse()
@@ -160,7 +165,7 @@ def _update(
             )  # fmt: skip
             check_encoder(manifest, settings.index_dir, getattr(embedder, "encoder", None))
     dim = manifest.dim if manifest else (embedder.dim if embedder else 0)
-    fresh = _embed_missing(missing, embedder, progress) if embedder else {}
+    fresh = embed(missing, embedder, progress) if embedder else {}
     hashes = [c.embed_hash for item in new_articles for c in item.chunks]
     vectors = np.zeros((len(hashes), dim), np.float32)
     for i, h in enumerate(hashes):

@@ -13,6 +13,18 @@ def _index_dir_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index-dir", type=Path, help="index directory (default: $POLICYQA_INDEX_DIR or ./index)")
 
 
+def _ray_arg(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="ADDRESS",
+        help=f"{what} on a Ray cluster (ADDRESS as ray.init takes it; default auto: the running cluster); "
+        'needs pip install -e ".[ray]"',
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policyqa", description="Cited answers from Chinese articles on Chongqing district policy."
@@ -31,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="after indexing, merge all segments into one and rebuild its vector index (ANN when large)",
     )
     index.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
+    _ray_arg(index, "embed")
+    index.add_argument("--actors", type=int, default=None, help="with --ray: embedding actors (default 2)")
+    index.add_argument("--batch-size", type=int, default=None, help="with --ray: passages per actor batch (default 64)")
 
     serve = commands.add_parser("serve", help="serve the web page and the HTTP API (builds the index if missing)")
     serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
@@ -39,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=None, help="worker processes, each with its own model (default: one per core)"
     )
     _index_dir_arg(serve)
+    _ray_arg(serve, "search")
+    serve.add_argument("--shards", type=int, default=None, help="with --ray: shard actors (default 2)")
 
     search = commands.add_parser("search", help="retrieve passages for a query")
     search.add_argument("query")

@@ -26,7 +26,17 @@ def run(args: argparse.Namespace) -> int:
     progress = embedding_progress()
 
     def work() -> int:
-        report = build_index(paths, settings, lambda: load_embedder(settings), rebuild=args.rebuild, progress=progress)
+        if getattr(args, "ray", None):
+            from policyqa_ray.embed import index_on_cluster
+            from policyqa_ray.settings import RaySettings
+
+            chosen = {"actors": args.actors, "batch_size": args.batch_size}
+            ray_settings = RaySettings(address=args.ray, **{k: v for k, v in chosen.items() if v is not None})
+            report = index_on_cluster(paths, settings, ray_settings, rebuild=args.rebuild, progress=progress)
+        else:
+            report = build_index(
+                paths, settings, lambda: load_embedder(settings), rebuild=args.rebuild, progress=progress
+            )
         summary = report.as_dict()
         if args.compact:
             compaction = compact_index(settings)

@@ -91,6 +91,12 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return 2
             embedder = _build_first_index(index_settings)
+        if getattr(args, "ray", None):
+            from policyqa_ray.serving import serve
+            from policyqa_ray.settings import RaySettings
+
+            shards = {"shards": args.shards} if args.shards else {}
+            return serve(index_settings, server_settings, RaySettings(address=args.ray, **shards))
         workers = args.workers if getattr(args, "workers", None) else default_workers()
         if workers > 1:
             # Each worker process loads index and model itself; they find the index dir through the environment.

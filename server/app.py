@@ -40,6 +40,7 @@ from server.schemas import (
     article_out,
     health,
 )
+from server.searcher import SearchUnavailableError
 from server.service import run_ask, run_search
 from server.settings import ServerSettings
 
@@ -100,6 +101,10 @@ async def _limit_error(request: Request, exc: InputLimitError) -> JSONResponse:
     return _error(422, str(exc), [{"field": exc.field, "message": exc.message}])
 
 
+async def _unavailable(request: Request, exc: SearchUnavailableError) -> JSONResponse:
+    return _error(503, str(exc), None, {"Retry-After": "1"})
+
+
 async def _bug(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _error(500, "internal error: this is a bug in policyqa, the server log has the details")
@@ -142,8 +147,10 @@ def create_app(
     index_settings: IndexSettings | None = None,
     server_settings: ServerSettings | None = None,
     resources: Resources | None = None,
+    live: LiveResources | None = None,
 ) -> FastAPI:
-    """The app; `resources` injected (tests, `policyqa serve`) or loaded once in the lifespan from the settings."""
+    """The app; `resources` injected (tests, `policyqa serve`) or loaded once in the lifespan from the settings.
+    `live`, when given, serves and reloads in its own way (policyqa_ray's shards)."""
     index_settings = index_settings or IndexSettings()
     server_settings = server_settings or ServerSettings()
 
@@ -154,7 +161,7 @@ def create_app(
             app.state.resources = load_resources(index_settings, server_settings)
             logger.info("loaded index and model in %.1f s", time.perf_counter() - started)
         _warm_up(app.state.resources)
-        live = app.state.live = LiveResources(app.state.resources, query_nprobe(index_settings))
+        live = app.state.live = preset or LiveResources(app.state.resources, query_nprobe(index_settings))
         if server_settings.reload_interval_s > 0:
             live.watch(server_settings.reload_interval_s)
         try:
@@ -171,7 +178,8 @@ def create_app(
         redoc_url=None,
     )
     add_offline_docs(app)
-    app.state.resources = resources
+    preset = live
+    app.state.resources = live.current if live is not None else resources
     app.state.live = None
     app.state.server_settings = server_settings
     add_inner_guards(app, server_settings)
@@ -181,6 +189,7 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(UnknownDistrictError, _unknown_district)
     app.add_exception_handler(InputLimitError, _limit_error)
+    app.add_exception_handler(SearchUnavailableError, _unavailable)
     app.add_exception_handler(Exception, _bug)
     _add_routes(app)
     if STATIC_DIR.is_dir():

@@ -68,13 +68,8 @@ class LiveResources:
             index_dir = old.resources.index.directory
             if current_generation(index_dir) in (None, old.resources.index.generation):
                 return False
-            cache = {s.name: s for s in old.resources.index.segments}
-            view = IndexView.open(index_dir, cache, self._nprobe)
-            try:
-                fresh = with_index(old.resources, view)
-            except BaseException:
-                view.close()
-                raise
+            fresh = self.open_published(old.resources)
+            view = fresh.index
             with self._lock:
                 self._slot = _Slot(fresh)
                 old.retired = True
@@ -83,6 +78,17 @@ class LiveResources:
                 old.resources.index.close()
             logger.info("now serving index generation %s (%d articles)", view.generation, view.article_count)
             return True
+
+    def open_published(self, old: Resources) -> Resources:
+        """The published generation with `old`'s model and answerer (policyqa_ray overrides it to open the
+        generation on its shards); reuses the segments `old` has open."""
+        cache = {s.name: s for s in old.index.segments}
+        view = IndexView.open(old.index.directory, cache, self._nprobe)
+        try:
+            return with_index(old, view)
+        except BaseException:
+            view.close()
+            raise
 
     def watch(self, interval_s: float) -> None:
         """Poll CURRENT every `interval_s` seconds in a daemon thread (a stat and a small read per poll)."""
