@@ -128,6 +128,45 @@ class IndexView:
             found.update((base + local, text) for local, text in self.segments[position].texts(locals_).items())
         return found
 
+    def reprint_groups(self, rows: Sequence[int]) -> dict[int, str]:
+        """Each row's reprint group (indexer.reprints): rows of one group hold the same text."""
+        found: dict[int, str] = {}
+        for position, locals_ in self._split(rows).items():
+            base = int(self.bases[position])
+            found.update((base + local, g) for local, g in self.segments[position].reprint_groups(locals_).items())
+        return found
+
+    def group_members(self, groups: Sequence[str]) -> dict[str, list[int]]:
+        """Live rows of each reprint group, in index order."""
+        found: dict[str, list[int]] = {}
+        for segment, base, live in zip(self.segments, self.bases.tolist(), self.live, strict=True):
+            for local, group in segment.group_members(groups):
+                if live is None or live[local]:
+                    found.setdefault(group, []).append(base + local)
+        return {g: sorted(set(rows)) for g, rows in found.items()}
+
+    def band_collisions(self, keys: np.ndarray) -> list[tuple[int, int]]:
+        """(index into `keys`, live row) for every indexed passage sharing an LSH band key with a row of `keys`."""
+        wanted: dict[int, list[int]] = {}
+        for i, row in enumerate(keys.tolist()):
+            for key in row:
+                if key:
+                    wanted.setdefault(key, []).append(i)
+        found: list[tuple[int, int]] = []
+        if not wanted:
+            return found
+        lookup = np.fromiter(wanted, np.uint64, len(wanted))
+        for segment, base, live in zip(self.segments, self.bases.tolist(), self.live, strict=True):
+            bands = segment.reprint_bands
+            if bands is None or bands.shape[1] != keys.shape[1]:
+                continue
+            hit = np.isin(np.asarray(bands), lookup)
+            if live is not None:
+                hit &= live[:, None]
+            for local, band in zip(*np.nonzero(hit), strict=True):
+                found.extend((i, base + int(local)) for i in wanted[int(bands[local, band])])
+        return found
+
     def article_numbers(self, rows: Sequence[int]) -> dict[int, int]:
         """Global article number of each row: what the fusion's article term groups passages by."""
         found: dict[int, int] = {}

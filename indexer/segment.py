@@ -29,6 +29,7 @@ CHUNK_ARTICLE = "chunk_article.npy"
 DISTRICTS = "districts.npz"
 BM25_DIR = "bm25"
 ARTICLE_BM25_DIR = "bm25-articles"
+REPRINT_BANDS = "reprint_bands.npy"  # LSH band keys per passage (indexer.reprints)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Segment:
         self.article_postings = Postings.load(directory / ARTICLE_BM25_DIR)
         with np.load(directory / DISTRICTS) as stored:
             self.districts = {name: stored[name] for name in stored.files}
+        self.reprint_bands = np.load(directory / REPRINT_BANDS, mmap_mode="r") if self.meta.rows else None
         self._local = threading.local()
 
     @property
@@ -89,6 +91,18 @@ class Segment:
     def chunks(self, locals_: Sequence[int]) -> dict[int, Chunk]:
         query = f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article WHERE c.id IN ({{marks}})"
         return dict(chunk_from_row(row) for row in self._select_in(query, locals_))
+
+    def reprint_groups(self, locals_: Sequence[int]) -> dict[int, str]:
+        """Local row -> its reprint group (the chunk_id of the group's first passage, else its own chunk_id)."""
+        query = "SELECT id, coalesce(reprint_of, chunk_id) FROM chunks WHERE id IN ({marks})"
+        return {int(i): g for i, g in self._select_in(query, locals_)}
+
+    def group_members(self, groups: Sequence[str]) -> Iterator[tuple[int, str]]:
+        """(local row, group) of every passage in one of `groups`."""
+        query = "SELECT id, reprint_of FROM chunks WHERE reprint_of IN ({marks})"
+        yield from ((int(i), g) for i, g in self._select_in(query, groups))
+        query = "SELECT id, chunk_id FROM chunks WHERE chunk_id IN ({marks})"
+        yield from ((int(i), g) for i, g in self._select_in(query, groups))
 
     def texts(self, locals_: Sequence[int]) -> dict[int, str]:
         return {int(i): t for i, t in self._select_in("SELECT id, text FROM chunks WHERE id IN ({marks})", locals_)}
