@@ -1,8 +1,9 @@
 """Walk corpus folders and say, for every entry, whether it is a file to read or why it is not.
 
 Nothing is passed over in silence: dangling links, symlink loops, unsupported file types (legacy .doc and .wps
-included), a folder's `_defaults.yaml` (read for the articles beside it, not an article itself), hidden entries, sockets and pipes each come back as a `Skipped` with a reason. Symlinks to folders are followed
-once: a link back into a folder already being walked is reported as a loop instead of recursing forever.
+included), a folder's `_defaults.yaml` (read for the articles beside it, not an article itself), hidden entries,
+sockets and pipes each come back as a `Skipped` with a reason. Symlinks to folders are followed once: a link back
+into a folder already being walked is reported as a loop instead of recursing forever.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ the next line is indented. Page numbers alone on a line ("- 3 -", "第3页") are
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import statistics
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ def _paragraphs(pages: list[list[_Line]]) -> list[str]:
         if not lines:
             continue
         full = _FULL_SHARE * max(line.width for line in lines)
-        gaps = [a.y - b.y for a, b in zip(lines, lines[1:], strict=False) if a.y - b.y > 0]
+        gaps = [a.y - b.y for a, b in itertools.pairwise(lines) if a.y - b.y > 0]
         pitch = statistics.median(gaps) if gaps else 0.0
         margin = min(line.x for line in lines)
         for i, line in enumerate(lines):
