@@ -68,7 +68,7 @@ class ArticleDate:
         return make_date(year, int(self.iso[2:4]), int(self.iso[5:7])) or self
 
 
-def _number(text: str | None) -> int | None:
+def cn_number(text: str | None) -> int | None:
     if not text:
         return None
     text = text.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
@@ -102,7 +102,7 @@ def make_date(year: int | None, month: int | None, day: int | None) -> ArticleDa
 
 
 def _match_date(match: re.Match[str]) -> ArticleDate | None:
-    return make_date(_number(match.group("y")), _number(match.group("m")), _number(match.group("d")))
+    return make_date(cn_number(match.group("y")), cn_number(match.group("m")), cn_number(match.group("d")))
 
 
 def date_in(text: str) -> ArticleDate | None:

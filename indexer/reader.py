@@ -128,6 +128,36 @@ class IndexView:
             found.update((base + local, text) for local, text in self.segments[position].texts(locals_).items())
         return found
 
+    def date_masks(self, first: int | None, last: int | None, include_undated: bool) -> RowMasks:
+        """Live rows whose article's date lies wholly within [first, last] (proleptic ordinals, None: open), plus
+        the rows of undated articles when `include_undated`."""
+        masks: RowMasks = []
+        for segment, live in zip(self.segments, self.live, strict=True):
+            begins, ends = segment.article_days()
+            ok = begins >= 0
+            if first is not None:
+                ok &= begins >= first
+            if last is not None:
+                ok &= ends <= last
+            if include_undated:
+                ok |= begins < 0
+            rows = ok[segment.chunk_article] if segment.meta.rows else np.zeros(0, bool)
+            masks.append(rows if live is None else rows & live)
+        return masks
+
+    def row_days(self, rows: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(first, last) day of each dated row's article (proleptic ordinals); undated rows are left out."""
+        found: dict[int, tuple[int, int]] = {}
+        for position, locals_ in self._split(rows).items():
+            segment = self.segments[position]
+            begins, ends = segment.article_days()
+            articles = segment.chunk_article[np.asarray(locals_, np.int64)]
+            base = int(self.bases[position])
+            for local, a in zip(locals_, articles.tolist(), strict=True):
+                if begins[a] >= 0:
+                    found[base + local] = (int(begins[a]), int(ends[a]))
+        return found
+
     def reprint_groups(self, rows: Sequence[int]) -> dict[int, str]:
         """Each row's reprint group (indexer.reprints): rows of one group hold the same text."""
         found: dict[int, str] = {}

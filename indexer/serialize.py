@@ -32,6 +32,7 @@ CREATE TABLE chunks (
 INDEXES = (
     "CREATE INDEX chunks_embed_hash ON chunks(embed_hash);"
     "CREATE INDEX chunks_reprint_of ON chunks(reprint_of) WHERE reprint_of IS NOT NULL;"
+    "CREATE INDEX chunks_chunk_id ON chunks(chunk_id);"
 )
 
 ARTICLE_COLUMNS = (
