@@ -31,6 +31,7 @@ class QuestionTime:
     first: dt.date | None = None  # the period the question names, if any
     last: dt.date | None = None
     recent: bool = False  # asks for the newest
+    explicit: bool = False  # the year is written out (2023年), not relative to today (今年, 去年)
 
     @property
     def period(self) -> tuple[dt.date, dt.date] | None:
@@ -57,4 +58,4 @@ def question_time(question: str, today: dt.date | None = None) -> QuestionTime:
         first, last = (first, dt.date(year, 6, 30)) if match["half"] == "上" else (dt.date(year, 7, 1), last)
     elif match["m"] and (month := cn_number(match["m"])) and 1 <= month <= 12:
         first, last = dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
-    return QuestionTime(first, last, recent)
+    return QuestionTime(first, last, recent, explicit=bool(match["year"]))
