@@ -129,8 +129,8 @@ def parse_value(value: object) -> ArticleDate | None:
         return ArticleDate(text, "year")
     if re.fullmatch(r"(?:19|20)[0-9]{2}-[01][0-9]", text):
         return make_date(int(text[:4]), int(text[5:]), None)
-    if (found := date_in(text)) is not None:
-        return found
+    if (found := date_in(text)) is not None or re.search("[年月日号]", text):
+        return found  # a Chinese date the patterns reject (13月) is invalid, not something for dateparser to guess
     return _dateparser(text)
 
 

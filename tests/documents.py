@@ -87,5 +87,5 @@ def write_html(path: Path, title: str, paragraphs: list[str], published: str = "
 
 
 def paragraphs_of(body: str) -> list[str]:
-    """A .txt article's paragraphs (blank-line separated), as a publisher would lay them out."""
-    return [p.strip() for p in body.split("\n\n") if p.strip()]
+    """A .txt article's lines (paragraphs, headings, list items) as a publisher would lay them out, one block each."""
+    return [line.strip() for line in body.split("\n") if line.strip()]
