@@ -35,6 +35,7 @@ _STANDALONE_MAX_CHARS = 24
 _HEAD_LINES = 12
 _TAIL_LINES = 6
 _LEAD_CHARS = 120
+_TIMES = ("上午", "下午", "晚间", "凌晨")
 
 
 @dataclass(frozen=True)
@@ -164,11 +165,26 @@ def date_from_text(text: str) -> ArticleDate | None:
             if date.precision != "partial":
                 return date
             partial = partial or date
-    lead = date_in(_lead(text))
+    lead = _dateline(_lead(text))
     if lead is not None and lead.precision == "day":
         return lead
-    # A bare year or month in the lead is what the news is about (「2024年，全区…」), not when it was published.
-    return partial or (lead if lead is not None and lead.precision == "partial" else None)
+    return partial or lead
+
+
+def _dateline(lead: str) -> ArticleDate | None:
+    """A day written as a news dateline: opening the body (「2020年2月4日，…」, after the headline and a space)
+    or an agency's (「新华社北京1月28日电」). A date anywhere else in the lead is what the text is about (a birth
+    date, 「于2月3日起暂停」), and a bare year or month (「2024年，全区…」) never dates an article."""
+    for pattern in (_ISO_DATE, _CN_DATE):
+        for match in pattern.finditer(lead):
+            before, after = lead[: match.start()], lead[match.end() : match.end() + 2]
+            starts = not before or before[-1] in " \u3000"
+            opens = starts and (after[:1] in ("，", ",", "讯") or after in _TIMES)
+            agency = after[:1] == "电" and re.search(r"(?:社|报|台|网)[^，。]{0,8}$", before)
+            date = _match_date(match) if opens or agency else None
+            if date is not None and date.precision in ("day", "partial"):
+                return date
+    return None
 
 
 def _only_date(line: str) -> bool:

@@ -70,7 +70,7 @@ def test_date_spans_and_completion() -> None:
 
 
 def _read(folder: Path, **kwargs: object) -> dict[str, Article]:
-    items = read_articles([folder], Gazetteer.load(with_tokenizer=False), **kwargs)  # type: ignore[arg-type]
+    items = read_articles([folder], Gazetteer.load(), **kwargs)  # type: ignore[arg-type]
     return {a.article_id: a for a in items if isinstance(a, Article)}
 
 
