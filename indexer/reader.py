@@ -9,8 +9,9 @@ writer never deletes files it is still reading.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from indexer.sparse import SparseSettings
 from indexer.store import Lease, acquire, manifest_path, segment_dir
 from indexer.tombstones import read_deletes
 
+T = TypeVar("T")
 RowMasks = list[np.ndarray | None]  # per segment: bool mask of allowed rows (None: every live row)
 
 
@@ -112,90 +114,24 @@ class IndexView:
             grouped.setdefault(position, []).append(int(row) - int(self.bases[position]))
         return grouped
 
-    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
-        found: dict[int, Chunk] = {}
+    def _per_row(self, rows: Sequence[int], read: Callable[[Segment, list[int]], dict[int, T]]) -> dict[int, T]:
+        """`read(segment, local rows)` for each segment holding some of `rows`, keyed by global row."""
+        found: dict[int, T] = {}
         for position, locals_ in self._split(rows).items():
             base = int(self.bases[position])
-            for local, chunk in self.segments[position].chunks(locals_).items():
-                found[base + local] = chunk
+            found.update((base + local, value) for local, value in read(self.segments[position], locals_).items())
         return found
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
+        return self._per_row(rows, Segment.chunks)
 
     def texts(self, rows: Sequence[int]) -> dict[int, str]:
         """Just the passage texts (what duplicate detection compares), cheaper than whole chunks."""
-        found: dict[int, str] = {}
-        for position, locals_ in self._split(rows).items():
-            base = int(self.bases[position])
-            found.update((base + local, text) for local, text in self.segments[position].texts(locals_).items())
-        return found
-
-    def date_masks(self, first: int | None, last: int | None, include_undated: bool) -> RowMasks:
-        """Live rows whose article's date lies wholly within [first, last] (proleptic ordinals, None: open), plus
-        the rows of undated articles when `include_undated`."""
-        masks: RowMasks = []
-        for segment, live in zip(self.segments, self.live, strict=True):
-            begins, ends = segment.article_days()
-            ok = begins >= 0
-            if first is not None:
-                ok &= begins >= first
-            if last is not None:
-                ok &= ends <= last
-            if include_undated:
-                ok |= begins < 0
-            rows = ok[segment.chunk_article] if segment.meta.rows else np.zeros(0, bool)
-            masks.append(rows if live is None else rows & live)
-        return masks
-
-    def row_days(self, rows: Sequence[int]) -> dict[int, tuple[int, int]]:
-        """(first, last) day of each dated row's article (proleptic ordinals); undated rows are left out."""
-        found: dict[int, tuple[int, int]] = {}
-        for position, locals_ in self._split(rows).items():
-            segment = self.segments[position]
-            begins, ends = segment.article_days()
-            articles = segment.chunk_article[np.asarray(locals_, np.int64)]
-            base = int(self.bases[position])
-            for local, a in zip(locals_, articles.tolist(), strict=True):
-                if begins[a] >= 0:
-                    found[base + local] = (int(begins[a]), int(ends[a]))
-        return found
+        return self._per_row(rows, Segment.texts)
 
     def reprint_groups(self, rows: Sequence[int]) -> dict[int, str]:
         """Each row's reprint group (indexer.reprints): rows of one group hold the same text."""
-        found: dict[int, str] = {}
-        for position, locals_ in self._split(rows).items():
-            base = int(self.bases[position])
-            found.update((base + local, g) for local, g in self.segments[position].reprint_groups(locals_).items())
-        return found
-
-    def group_members(self, groups: Sequence[str]) -> dict[str, list[int]]:
-        """Live rows of each reprint group, in index order."""
-        found: dict[str, list[int]] = {}
-        for segment, base, live in zip(self.segments, self.bases.tolist(), self.live, strict=True):
-            for local, group in segment.group_members(groups):
-                if live is None or live[local]:
-                    found.setdefault(group, []).append(base + local)
-        return {g: sorted(set(rows)) for g, rows in found.items()}
-
-    def band_collisions(self, keys: np.ndarray) -> list[tuple[int, int]]:
-        """(index into `keys`, live row) for every indexed passage sharing an LSH band key with a row of `keys`."""
-        wanted: dict[int, list[int]] = {}
-        for i, row in enumerate(keys.tolist()):
-            for key in row:
-                if key:
-                    wanted.setdefault(key, []).append(i)
-        found: list[tuple[int, int]] = []
-        if not wanted:
-            return found
-        lookup = np.fromiter(wanted, np.uint64, len(wanted))
-        for segment, base, live in zip(self.segments, self.bases.tolist(), self.live, strict=True):
-            bands = segment.reprint_bands
-            if bands is None or bands.shape[1] != keys.shape[1]:
-                continue
-            hit = np.isin(np.asarray(bands), lookup)
-            if live is not None:
-                hit &= live[:, None]
-            for local, band in zip(*np.nonzero(hit), strict=True):
-                found.extend((i, base + int(local)) for i in wanted[int(bands[local, band])])
-        return found
+        return self._per_row(rows, Segment.reprint_groups)
 
     def article_numbers(self, rows: Sequence[int]) -> dict[int, int]:
         """Global article number of each row: what the fusion's article term groups passages by."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer.records import Chunk
+from indexer.reprint_rows import band_collisions
 
 if TYPE_CHECKING:
     from indexer.reader import IndexView
@@ -108,7 +109,7 @@ def mark_reprints(
             if earlier != i:
                 candidates.setdefault(i, set()).add(earlier)
     if view is not None:
-        for i, old_row in view.band_collisions(keys):
+        for i, old_row in band_collisions(view, keys):
             candidates.setdefault(i, set()).add((old_row, 0))
     if not candidates:
         return list(new_articles), keys

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from indexer.date_rows import date_masks
 from indexer.reader import IndexView, RowMasks
 
 
@@ -39,7 +40,7 @@ class DateRange:
             return None
         first = self.first.toordinal() if self.first else None
         last = self.last.toordinal() if self.last else None
-        return index.date_masks(first, last, self.include_undated)
+        return date_masks(index, first, last, self.include_undated)
 
 
 def both(a: RowMasks | None, b: RowMasks | None) -> RowMasks | None:
