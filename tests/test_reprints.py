@@ -10,7 +10,7 @@ import pytest
 
 from indexer.build import build_index, compact_index
 from indexer.reader import IndexView
-from indexer.reprints import ReprintSettings, band_keys, mark_reprints
+from indexer.reprints import ReprintSettings, band_keys, mark_reprints, shingles, signatures
 from indexer.settings import IndexSettings
 from server.resources import load_resources
 from server.schemas import search_response
@@ -110,3 +110,15 @@ def test_copies_in_one_run_join_the_first(tmp_path: Path, copies: int) -> None:
         assert all(c.reprint_of == first.chunk_id for c in chunks if c is not first)
         assert all(c.reprint_of is None for _, c in view.iter_chunks() if not c.article_id.startswith("稿"))
     assert mark_reprints(None, [])[1].shape[0] == 0
+
+
+def test_signatures_equal_datasketchs_minhash() -> None:
+    from datasketch import MinHash
+
+    texts = [STORY, STORY[10:90], "江津区依托这些自然人文景观，推动乡村振兴和农业农村现代化。" * 3]
+    sets = [shingles(t) for t in texts]
+    ours = signatures(sets, 64)
+    for row, values in zip(ours, sets, strict=True):
+        reference = MinHash(num_perm=64, scheme="legacy", hashfunc=int)
+        reference.update_batch(values.tolist())
+        assert row.tolist() == reference.hashvalues.tolist()
