@@ -20,6 +20,7 @@ from indexer.encoders.compat import check_encoder
 from indexer.manifest import FORMAT_VERSION, IndexMismatchError, Manifest, check_model
 from indexer.reader import IndexView
 from indexer.records import Article, Skipped
+from indexer.reprints import mark_reprints
 from indexer.scan import Scan, SourceState, live_sources, scan_sources
 from indexer.segment_writer import NewArticle, SourceRecord
 from indexer.settings import IndexSettings
@@ -51,13 +52,15 @@ def referenced_files(index_dir: Path) -> dict[str, set[str]]:
 
 
 def _read_changed(
-    changed: Sequence[tuple[Path, Path]], gazetteer: Gazetteer, max_file_bytes: int
+    changed: Sequence[tuple[Path, Path]], gazetteer: Gazetteer, max_file_bytes: int, default_year: int | None = None
 ) -> tuple[dict[str, list[Article]], list[Skipped]]:
     by_file: dict[str, list[Article]] = {}
     skipped: list[Skipped] = []
     for file, root in changed:
         articles: list[Article] = []
-        for item in read_articles([file], gazetteer, root=root, max_file_bytes=max_file_bytes):
+        for item in read_articles(
+            [file], gazetteer, root=root, max_file_bytes=max_file_bytes, default_year=default_year
+        ):
             (skipped if isinstance(item, Skipped) else articles).append(item)
         # A file that yields nothing keeps its previous articles: bad input must not lose indexed content.
         if articles:
@@ -142,11 +145,12 @@ def _update(
         return BuildReport(manifest.articles, manifest.chunks, 0, manifest.chunks, 0, tuple(unread))
 
     gazetteer = Gazetteer.load()
-    by_file, skipped = _read_changed(scan.changed, gazetteer, settings.max_file_bytes)
+    by_file, skipped = _read_changed(scan.changed, gazetteer, settings.max_file_bytes, settings.default_year)
     skipped = [*unread, *skipped]
     decoded = tuple((a.path, a.encoding) for arts in by_file.values() for a in arts if a.encoding != "utf-8")
     doomed = [old[key] for key in [*scan.gone, *by_file] if key in old]
     new_articles, sources = _chunk(view, by_file, scan, doomed, settings, gazetteer, skipped)
+    new_articles, reprint_bands = mark_reprints(view, new_articles)
     if view and manifest and not new_articles and not sources and not doomed:
         # Only files that yield nothing (empty, unreadable): report them, publish nothing.
         return BuildReport(manifest.articles, manifest.chunks, 0, manifest.chunks, 0, tuple(skipped))
@@ -170,7 +174,9 @@ def _update(
     vectors = np.zeros((len(hashes), dim), np.float32)
     for i, h in enumerate(hashes):
         vectors[i] = fresh[h] if h in fresh else reusable[h]
-    report = commit_run(view, settings, embedder, dim, new_articles, sources, vectors, doomed, skipped, set(fresh))
+    report = commit_run(
+        view, settings, embedder, dim, new_articles, sources, vectors, doomed, skipped, set(fresh), reprint_bands
+    )
     return replace(report, decoded=decoded)
 
 

@@ -54,6 +54,7 @@ def commit_run(
     doomed: list[SourceState],
     skipped: list[Skipped],
     fresh: set[str],
+    reprint_bands: np.ndarray | None = None,
 ) -> BuildReport:
     """Publish the generation after this run. `fresh`: embed hashes computed by this run (for the report)."""
 
@@ -88,7 +89,15 @@ def commit_run(
         name = f"s{number:09d}"
         tmp = segment_dir(index_dir, name + ".tmp")
         meta = write_segment(
-            tmp, name, next_row, next_article, sources, new_articles, vectors, settings.vector_index_settings()
+            tmp,
+            name,
+            next_row,
+            next_article,
+            sources,
+            new_articles,
+            vectors,
+            settings.vector_index_settings(),
+            reprint_bands,
         )
         tmp.rename(segment_dir(index_dir, name))
         refs.append({"name": name, "deletes": None})

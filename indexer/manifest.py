@@ -8,7 +8,8 @@ from importlib import metadata
 from pathlib import Path
 
 # 2: adds the whole-article BM25 index. 3: immutable segments with tombstones, one manifest per generation.
-FORMAT_VERSION = 3
+# 4: article dates with their precision, reprint groups of passages and their MinHash signatures (issue 13).
+FORMAT_VERSION = 4
 _VERSIONED = ("policyqa", "sentence-transformers", "transformers", "torch", "faiss-cpu", "jieba", "numpy")
 
 

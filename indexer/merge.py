@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.postings import merge_postings
-from indexer.segment import DATABASE, VECTORS, Segment, SegmentMeta
+from indexer.segment import DATABASE, REPRINT_BANDS, VECTORS, Segment, SegmentMeta
 from indexer.segment_writer import finish_segment
 from indexer.serialize import INDEXES, SCHEMA
 from indexer.vector_index import FLAT, VectorIndexSettings
@@ -49,12 +49,13 @@ def _copy_rows(conn: sqlite3.Connection, part: MergePart, article_map: np.ndarra
     conn.executemany("INSERT INTO cmap VALUES (?,?)", zip(keep.tolist(), row_map[keep].tolist(), strict=True))
     conn.execute(
         "INSERT INTO articles SELECT m.new, a.article_id, a.source_path, a.path, a.title, a.text, a.source, a.date,"
-        " a.url, a.districts, a.sections, a.excluded, a.content_hash FROM src.articles a JOIN amap m ON m.old = a.id"
+        " a.url, a.districts, a.sections, a.excluded, a.content_hash, a.date_precision"
+        " FROM src.articles a JOIN amap m ON m.old = a.id"
         " ORDER BY m.new"
     )
     conn.execute(
         'INSERT INTO chunks SELECT m.new, c.chunk_id, am.new, c.start, c."end", c.text, c.section, c.districts,'
-        " c.embed_hash FROM src.chunks c JOIN cmap m ON m.old = c.id JOIN amap am ON am.old = c.article"
+        " c.embed_hash, c.reprint_of FROM src.chunks c JOIN cmap m ON m.old = c.id JOIN amap am ON am.old = c.article"
         " ORDER BY m.new"
     )
     dead_sources = set(part.dead_sources.tolist())
@@ -68,6 +69,18 @@ def _copy_rows(conn: sqlite3.Connection, part: MergePart, article_map: np.ndarra
     conn.execute("DROP TABLE amap")
     conn.execute("DROP TABLE cmap")
     conn.execute("DETACH DATABASE src")
+
+
+def _merge_bands(directory: Path, parts: Sequence[MergePart], row_maps: list[np.ndarray], rows: int) -> None:
+    """The live rows' reprint band keys (indexer.reprints), renumbered like the vectors."""
+    width = max((p.segment.reprint_bands.shape[1] for p in parts if p.segment.reprint_bands is not None), default=0)
+    bands = np.zeros((rows, width), np.uint64)
+    for part, row_map in zip(parts, row_maps, strict=True):
+        old = part.segment.reprint_bands
+        keep = row_map >= 0
+        if old is not None and old.shape[1] == width and keep.any():
+            bands[row_map[keep]] = np.asarray(old)[keep]
+    np.save(directory / REPRINT_BANDS, bands)
 
 
 def merge_segments(
@@ -107,6 +120,7 @@ def merge_segments(
             districts.setdefault(district, []).append(moved[moved >= 0])
     vectors.flush()
     del vectors
+    _merge_bands(directory, parts, [row_map for _, row_map in maps], row_start)
     postings = merge_postings([(p.segment.postings, row_map) for p, (_, row_map) in zip(parts, maps, strict=True)])
     meta = SegmentMeta(name, base, article_base, row_start, article_start, dim, FLAT)
     merged_districts = {d: np.sort(np.concatenate(rows)) for d, rows in districts.items()}

@@ -9,8 +9,9 @@ writer never deletes files it is still reading.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from indexer.sparse import SparseSettings
 from indexer.store import Lease, acquire, manifest_path, segment_dir
 from indexer.tombstones import read_deletes
 
+T = TypeVar("T")
 RowMasks = list[np.ndarray | None]  # per segment: bool mask of allowed rows (None: every live row)
 
 
@@ -112,21 +114,24 @@ class IndexView:
             grouped.setdefault(position, []).append(int(row) - int(self.bases[position]))
         return grouped
 
-    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
-        found: dict[int, Chunk] = {}
+    def _per_row(self, rows: Sequence[int], read: Callable[[Segment, list[int]], dict[int, T]]) -> dict[int, T]:
+        """`read(segment, local rows)` for each segment holding some of `rows`, keyed by global row."""
+        found: dict[int, T] = {}
         for position, locals_ in self._split(rows).items():
             base = int(self.bases[position])
-            for local, chunk in self.segments[position].chunks(locals_).items():
-                found[base + local] = chunk
+            found.update((base + local, value) for local, value in read(self.segments[position], locals_).items())
         return found
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
+        return self._per_row(rows, Segment.chunks)
 
     def texts(self, rows: Sequence[int]) -> dict[int, str]:
         """Just the passage texts (what duplicate detection compares), cheaper than whole chunks."""
-        found: dict[int, str] = {}
-        for position, locals_ in self._split(rows).items():
-            base = int(self.bases[position])
-            found.update((base + local, text) for local, text in self.segments[position].texts(locals_).items())
-        return found
+        return self._per_row(rows, Segment.texts)
+
+    def reprint_groups(self, rows: Sequence[int]) -> dict[int, str]:
+        """Each row's reprint group (indexer.reprints): rows of one group hold the same text."""
+        return self._per_row(rows, Segment.reprint_groups)
 
     def article_numbers(self, rows: Sequence[int]) -> dict[int, int]:
         """Global article number of each row: what the fusion's article term groups passages by."""

@@ -33,6 +33,7 @@ class Article:
     text: str
     path: str
     source: str = ""
+    # ISO text at its precision (indexer.dates): "2023-11-20" day, "2023-11" month, "2023" year, "--11-04" partial.
     date: str | None = None
     url: str | None = None
     districts: tuple[str, ...] = ()
@@ -41,6 +42,7 @@ class Article:
     excluded: tuple[Span, ...] = ()
     # How the file's bytes were decoded (indexer.decode); reported by the build, not stored.
     encoding: str = "utf-8"
+    date_precision: str | None = None  # "day", "month", "year" or "partial"; None when `date` is None
 
     @property
     def content_hash(self) -> str:
@@ -59,6 +61,8 @@ class Chunk:
     districts: tuple[str, ...] = ()
     # What the embedder sees: the verbatim text with title/heading context in front of it.
     embed_text: str = ""
+    # The chunk_id of the first-indexed passage this one reprints (indexer.reprints), or None: the reprint group.
+    reprint_of: str | None = None
 
     @property
     def chunk_id(self) -> str:

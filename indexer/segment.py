@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.dates import ArticleDate
 from indexer.postings import Postings
 from indexer.records import Article, Chunk
 from indexer.serialize import ARTICLE_COLUMNS, CHUNK_COLUMNS, article_from_row, chunk_from_row
@@ -29,6 +30,7 @@ CHUNK_ARTICLE = "chunk_article.npy"
 DISTRICTS = "districts.npz"
 BM25_DIR = "bm25"
 ARTICLE_BM25_DIR = "bm25-articles"
+REPRINT_BANDS = "reprint_bands.npy"  # LSH band keys per passage (indexer.reprints)
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ class Segment:
         self.article_postings = Postings.load(directory / ARTICLE_BM25_DIR)
         with np.load(directory / DISTRICTS) as stored:
             self.districts = {name: stored[name] for name in stored.files}
+        self.reprint_bands = np.load(directory / REPRINT_BANDS, mmap_mode="r") if self.meta.rows else None
         self._local = threading.local()
+        self._article_days: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def name(self) -> str:
@@ -89,6 +93,34 @@ class Segment:
     def chunks(self, locals_: Sequence[int]) -> dict[int, Chunk]:
         query = f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN articles a ON a.id = c.article WHERE c.id IN ({{marks}})"
         return dict(chunk_from_row(row) for row in self._select_in(query, locals_))
+
+    def article_days(self) -> tuple[np.ndarray, np.ndarray]:
+        """(first, last) day each local article's date may mean, as proleptic ordinals; -1 where the date (or its
+        year) is unknown. Read from SQLite once per segment: segments never change."""
+        if self._article_days is None:
+            first = np.full(self.meta.articles, -1, np.int32)
+            last = np.full(self.meta.articles, -1, np.int32)
+            query = (
+                "SELECT id, date, date_precision FROM articles WHERE date IS NOT NULL AND date_precision != 'partial'"
+            )
+            for local, iso, precision in self._db().execute(query):
+                span = ArticleDate(iso, precision).span()
+                if span is not None:
+                    first[local], last[local] = span[0].toordinal(), span[1].toordinal()
+            self._article_days = (first, last)
+        return self._article_days
+
+    def reprint_groups(self, locals_: Sequence[int]) -> dict[int, str]:
+        """Local row -> its reprint group (the chunk_id of the group's first passage, else its own chunk_id)."""
+        query = "SELECT id, coalesce(reprint_of, chunk_id) FROM chunks WHERE id IN ({marks})"
+        return {int(i): g for i, g in self._select_in(query, locals_)}
+
+    def group_members(self, groups: Sequence[str]) -> Iterator[tuple[int, str]]:
+        """(local row, group) of every passage in one of `groups`."""
+        query = "SELECT id, reprint_of FROM chunks WHERE reprint_of IN ({marks})"
+        yield from ((int(i), g) for i, g in self._select_in(query, groups))
+        query = "SELECT id, chunk_id FROM chunks WHERE chunk_id IN ({marks})"
+        yield from ((int(i), g) for i, g in self._select_in(query, groups))
 
     def texts(self, locals_: Sequence[int]) -> dict[int, str]:
         return {int(i): t for i, t in self._select_in("SELECT id, text FROM chunks WHERE id IN ({marks})", locals_)}

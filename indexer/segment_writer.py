@@ -23,6 +23,7 @@ from indexer.segment import (
     CHUNK_ARTICLE,
     DATABASE,
     DISTRICTS,
+    REPRINT_BANDS,
     VECTORS,
     SegmentMeta,
 )
@@ -91,8 +92,10 @@ def write_segment(
     articles: Sequence[NewArticle],
     vectors: np.ndarray,
     settings: VectorIndexSettings,
+    reprint_bands: np.ndarray | None = None,
 ) -> SegmentMeta:
-    """`vectors` holds one row per chunk, in the order the articles and their chunks are given."""
+    """`vectors` (and `reprint_bands`, indexer.reprints) hold one row per chunk, in the order the articles and their
+    chunks are given."""
     directory.mkdir(parents=True)
     local_article = {item.article.article_id: i for i, item in enumerate(articles)}
     conn = sqlite3.connect(directory / DATABASE)
@@ -123,6 +126,8 @@ def write_segment(
     rows = len(chunk_article)
     dim = int(vectors.shape[1]) if vectors.ndim == 2 else 0
     np.save(directory / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32).reshape(rows, dim))
+    bands = reprint_bands if reprint_bands is not None else np.zeros((rows, 0), np.uint64)
+    np.save(directory / REPRINT_BANDS, np.ascontiguousarray(bands, dtype=np.uint64))
     postings = Postings.build(tokens for item in articles for tokens in item.tokens)
     meta = SegmentMeta(name, base, article_base, rows, len(articles), dim, FLAT)
     districts = {d: np.asarray(r, np.int32) for d, r in by_district.items()}

@@ -20,20 +20,26 @@ CREATE TABLE sources (
 CREATE TABLE articles (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL UNIQUE, source_path TEXT NOT NULL, path TEXT NOT NULL,
     title TEXT NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL, date TEXT, url TEXT, districts TEXT NOT NULL,
-    sections TEXT NOT NULL, excluded TEXT NOT NULL, content_hash TEXT NOT NULL
+    sections TEXT NOT NULL, excluded TEXT NOT NULL, content_hash TEXT NOT NULL, date_precision TEXT
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, article INTEGER NOT NULL, start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL, text TEXT NOT NULL, section TEXT, districts TEXT NOT NULL, embed_hash TEXT NOT NULL
+    "end" INTEGER NOT NULL, text TEXT NOT NULL, section TEXT, districts TEXT NOT NULL, embed_hash TEXT NOT NULL,
+    reprint_of TEXT
 );
 """
 # Built after the bulk insert: one sort instead of a b-tree update per row.
-INDEXES = "CREATE INDEX chunks_embed_hash ON chunks(embed_hash);"
+INDEXES = (
+    "CREATE INDEX chunks_embed_hash ON chunks(embed_hash);"
+    "CREATE INDEX chunks_reprint_of ON chunks(reprint_of) WHERE reprint_of IS NOT NULL;"
+    "CREATE INDEX chunks_chunk_id ON chunks(chunk_id);"
+)
 
 ARTICLE_COLUMNS = (
-    "id, article_id, source_path, path, title, text, source, date, url, districts, sections, excluded, content_hash"
+    "id, article_id, source_path, path, title, text, source, date, url, districts, sections, excluded, content_hash,"
+    " date_precision"
 )
-CHUNK_COLUMNS = 'c.id, a.article_id, c.start, c."end", c.text, c.section, c.districts'
+CHUNK_COLUMNS = 'c.id, a.article_id, c.start, c."end", c.text, c.section, c.districts, c.reprint_of'
 
 
 def _dump(value: object) -> str:
@@ -55,6 +61,7 @@ def article_row(local: int, article: Article, source_path: str) -> tuple:
         _dump([[s.heading, s.start, s.end, list(s.districts)] for s in article.sections]),
         _dump([[s.start, s.end] for s in article.excluded]),
         article.content_hash,
+        article.date_precision,
     )
 
 
@@ -69,6 +76,7 @@ def chunk_row(local: int, article_local: int, chunk: Chunk) -> tuple:
         chunk.section,
         _dump(list(chunk.districts)),
         chunk.embed_hash,
+        chunk.reprint_of,
     )
 
 
@@ -79,7 +87,9 @@ def insert_rows(conn: sqlite3.Connection, table: str, rows: Sequence[tuple]) -> 
 
 
 def article_from_row(row: Sequence) -> tuple[int, Article]:
-    (local, article_id, _source_path, path, title, text, source, date, url, districts, sections, excluded, _h) = row
+    (local, article_id, _source, path, title, text, source, date, url, districts, sections, excluded, _h, precision) = (
+        row
+    )
     article = Article(
         article_id=article_id,
         title=title,
@@ -91,13 +101,20 @@ def article_from_row(row: Sequence) -> tuple[int, Article]:
         districts=tuple(json.loads(districts)),
         sections=tuple(Section(h, s, e, tuple(d)) for h, s, e, d in json.loads(sections)),
         excluded=tuple(Span(s, e) for s, e in json.loads(excluded)),
+        date_precision=precision,
     )
     return int(local), article
 
 
 def chunk_from_row(row: Sequence) -> tuple[int, Chunk]:
-    (local, article_id, start, end, text, section, districts) = row
+    (local, article_id, start, end, text, section, districts, reprint_of) = row
     chunk = Chunk(
-        article_id=article_id, start=start, end=end, text=text, section=section, districts=tuple(json.loads(districts))
+        article_id=article_id,
+        start=start,
+        end=end,
+        text=text,
+        section=section,
+        districts=tuple(json.loads(districts)),
+        reprint_of=reprint_of,
     )
     return int(local), chunk

@@ -48,6 +48,9 @@ class IndexSettings(BaseSettings):
     bm25_b: float = SparseSettings.b
     # Larger corpus files are skipped with a reason, unread: a 50 MB file took minutes to tokenise.
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # The year of articles whose date gives only month and day, where neither the file nor its folder's
+    # `_defaults.yaml` states one (`policyqa index --default-year`); None: such dates stay partial.
+    default_year: int | None = None
 
     # "auto": exact search below `ann_threshold` passages per segment, IVF above; or a FAISS factory string.
     vector_index: str = VectorIndexSettings.kind

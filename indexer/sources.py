@@ -1,4 +1,4 @@
-"""Read corpus files (.txt/.md with optional YAML front matter, .html, .jsonl) into cleaned articles.
+"""Read corpus files (.txt/.md with optional YAML front matter, .html, .pdf, .docx, .jsonl) into cleaned articles.
 
 Every problem with one file, or one JSONL line, becomes a `Skipped` with a reason; reading never raises for bad
 input, so one broken file cannot stop an index build. Folders are walked by indexer.walk (which reports links,
@@ -19,13 +19,16 @@ from typing import Any
 import yaml
 
 from indexer.clean import SENTENCE_FINAL, CleanedText, clean_text
+from indexer.dates import ArticleDate, date_from_text, parse_value
 from indexer.decode import BOMS, Decoded, decode_text
 from indexer.districts import Gazetteer
-from indexer.html_text import extract_html
+from indexer.readers import BINARY_SUFFIXES, Document, read_binary
+from indexer.readers.html import read_html
 from indexer.records import Article, Section, Skipped, Span
 from indexer.settings import DEFAULT_MAX_FILE_BYTES, IndexSettings
-from indexer.walk import HTML_SUFFIXES, unsupported_reason, walk_sources
+from indexer.walk import DEFAULTS_FILE, HTML_SUFFIXES, unsupported_reason, walk_sources
 
+_NO_DATE = ArticleDate("", "partial")
 TITLE_MAX_CHARS = 60
 TITLE_MIN_CHARS = 4
 FRONT_MATTER_FENCE = "---"
@@ -36,10 +39,43 @@ class Meta:
     """What a file says about its article besides the text; `districts` is None when it says nothing."""
 
     title: str = ""
-    date: str | None = None
+    date: object = None  # as given (text, date, datetime); indexer.dates.parse_value reads it
     source: str = ""
     url: str | None = None
     districts: tuple[str, ...] | None = None
+    year: int | None = None  # completes a partial date (front matter `year`, folder defaults, --default-year)
+
+
+@dataclass(frozen=True)
+class FolderDefaults:
+    """`_defaults.yaml` beside the files: what their articles get when they say nothing themselves."""
+
+    year: int | None = None
+    source: str = ""
+
+
+def folder_defaults(file: Path, root: Path | None) -> FolderDefaults | str:
+    """The nearest `_defaults.yaml` in the file's folder or above it (up to `root`), or why it is unusable."""
+    top = Path(root).resolve() if root is not None else file.parent.resolve()
+    folder = file.parent.resolve()
+    while True:
+        candidate = folder / DEFAULTS_FILE
+        if candidate.is_file():
+            return _read_defaults(candidate)
+        if folder == top or folder.parent == folder or top not in folder.parents:
+            return FolderDefaults()
+        folder = folder.parent
+
+
+def _read_defaults(path: Path) -> FolderDefaults | str:
+    try:
+        fields = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return f"unusable {path.name} in its folder: {' '.join(str(exc).split())}"
+    year = fields.get("year") if isinstance(fields, dict) else None
+    if not isinstance(fields, dict) or (year is not None and not (isinstance(year, int) and 1900 <= year <= 2100)):
+        return f"unusable {path.name} in its folder: expected a mapping with `year` (e.g. 2023) and/or `source`"
+    return FolderDefaults(year, str(fields.get("source") or "").strip())
 
 
 def iter_source_files(paths: Iterable[Path]) -> list[Path]:
@@ -55,10 +91,15 @@ def unreadable_entries(paths: Iterable[Path]) -> list[Skipped]:
 
 
 def read_articles(
-    paths: Iterable[Path], gazetteer: Gazetteer, root: Path | None = None, max_file_bytes: int | None = None
+    paths: Iterable[Path],
+    gazetteer: Gazetteer,
+    root: Path | None = None,
+    max_file_bytes: int | None = None,
+    default_year: int | None = None,
 ) -> Iterator[Article | Skipped]:
     """Articles from files and folders, and a Skipped for everything else. `max_file_bytes` None: the
-    POLICYQA_MAX_FILE_BYTES setting (indexer.settings.IndexSettings)."""
+    POLICYQA_MAX_FILE_BYTES setting (indexer.settings.IndexSettings). `default_year` completes partial dates
+    where neither the file nor its folder's `_defaults.yaml` gives a year."""
     if max_file_bytes is None:
         max_file_bytes = IndexSettings().max_file_bytes
     seen: dict[str, str] = {}
@@ -70,7 +111,9 @@ def read_articles(
             if isinstance(entry, Skipped):
                 yield entry
                 continue
-            for item in _read_file(entry, gazetteer, root, max_file_bytes):
+            for item in _read_file(entry, gazetteer, root or (given if given.is_dir() else None), max_file_bytes):
+                if isinstance(item, Article):
+                    item = _complete_year(item, entry, root or given, default_year)
                 if isinstance(item, Article):
                     if item.article_id in seen:
                         first = seen[item.article_id]
@@ -113,6 +156,14 @@ def _read_file(
         return
     if suffix == ".jsonl":
         yield from _read_jsonl(data, shown, gazetteer)
+        return
+    if suffix in BINARY_SUFFIXES:
+        document = read_binary(suffix, data)
+        yield (
+            Skipped(shown, document)
+            if isinstance(document, str)
+            else _document_article(document, article_id, shown, gazetteer)
+        )
         return
     decoded = decode_text(data)
     if isinstance(decoded, str):
@@ -177,7 +228,12 @@ def _meta(fields: Mapping[str, Any], gazetteer: Gazetteer) -> Meta | str:
             return "`districts` must be a list or a comma-separated string"
         # Names the gazetteer does not know are dropped: a typo in metadata should not hide the article.
         districts = tuple(dict.fromkeys(c for n in names if n and (c := gazetteer.canonical(n))))
-    return Meta(text_of("title") or "", text_of("date"), text_of("source") or "", text_of("url"), districts)
+    year = fields.get("year")
+    if year is not None and not (isinstance(year, int) and 1900 <= year <= 2100):
+        return "`year` must be a year such as 2023"
+    date = fields.get("date")
+    date = date if isinstance(date, dt.date) else text_of("date")
+    return Meta(text_of("title") or "", date, text_of("source") or "", text_of("url"), districts, year)
 
 
 def _read_jsonl(data: bytes, shown: str, gazetteer: Gazetteer) -> Iterator[Article | Skipped]:
@@ -221,11 +277,32 @@ def _read_jsonl(data: bytes, shown: str, gazetteer: Gazetteer) -> Iterator[Artic
 
 
 def _html_article(html: str, article_id: str, shown: str, gazetteer: Gazetteer) -> Article | Skipped:
-    try:
-        text, title = extract_html(html)
-    except Exception as exc:  # html.parser is lenient; anything it still raises is a malformed file
-        return Skipped(shown, f"cannot parse HTML: {exc}")
-    return build_article(article_id, text, shown, gazetteer, Meta(title=title))
+    document = read_html(html)
+    if isinstance(document, str):
+        return Skipped(shown, document)
+    return _document_article(document, article_id, shown, gazetteer)
+
+
+def _document_article(document: Document, article_id: str, shown: str, gazetteer: Gazetteer) -> Article | Skipped:
+    meta = Meta(title=document.title, date=document.date, source=document.source, url=document.url)
+    return build_article(article_id, document.text, shown, gazetteer, meta)
+
+
+def _complete_year(article: Article, file: Path, root: Path, default_year: int | None) -> Article:
+    """A partial date (or no source) completed from the folder's `_defaults.yaml`, then `--default-year`."""
+    if article.date_precision != "partial" and article.source:
+        return article
+    defaults = folder_defaults(file, root if root.is_dir() else None)
+    if isinstance(defaults, str):
+        defaults = FolderDefaults()
+    changes: dict[str, Any] = {}
+    if not article.source and defaults.source:
+        changes["source"] = defaults.source
+    year = defaults.year if defaults.year is not None else default_year
+    if article.date_precision == "partial" and article.date and year is not None:
+        completed = ArticleDate(article.date, "partial").with_year(year)
+        changes.update(date=completed.iso, date_precision=completed.precision)
+    return dataclasses.replace(article, **changes) if changes else article
 
 
 def build_article(article_id: str, raw: str, path: str, gazetteer: Gazetteer, meta: Meta) -> Article | Skipped:
@@ -238,13 +315,17 @@ def build_article(article_id: str, raw: str, path: str, gazetteer: Gazetteer, me
     districts = meta.districts
     if districts is None:
         districts = _article_districts(title, cleaned, sections, gazetteer)
+    # The file's own metadata first, then the text's date lines; a stated year completes a partial date (and is the
+    # date, at year precision, of an article that gives none).
+    date = (parse_value(meta.date) or date_from_text(cleaned.text) or _NO_DATE).with_year(meta.year)
     return Article(
         article_id=article_id,
         title=title,
         text=cleaned.text,
         path=path,
         source=meta.source,
-        date=meta.date,
+        date=date.iso or None,
+        date_precision=date.precision if date.iso else None,
         url=meta.url,
         districts=districts,
         sections=sections,

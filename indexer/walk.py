@@ -1,8 +1,9 @@
 """Walk corpus folders and say, for every entry, whether it is a file to read or why it is not.
 
-Nothing is passed over in silence: dangling links, symlink loops, unsupported file types (PDF and DOCX included),
-hidden entries, sockets and pipes each come back as a `Skipped` with a reason. Symlinks to folders are followed
-once: a link back into a folder already being walked is reported as a loop instead of recursing forever.
+Nothing is passed over in silence: dangling links, symlink loops, unsupported file types (legacy .doc and .wps
+included), a folder's `_defaults.yaml` (read for the articles beside it, not an article itself), hidden entries,
+sockets and pipes each come back as a `Skipped` with a reason. Symlinks to folders are followed once: a link back
+into a folder already being walked is reported as a loop instead of recursing forever.
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ from indexer.records import Skipped
 
 TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
-SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, ".jsonl")
-NOT_YET_SUPPORTED = {".pdf": "PDF", ".docx": "DOCX", ".doc": "Word", ".wps": "WPS"}
+DOCUMENT_SUFFIXES = (".pdf", ".docx")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, *HTML_SUFFIXES, *DOCUMENT_SUFFIXES, ".jsonl")
+NOT_YET_SUPPORTED = {".doc": "legacy Word (.doc)", ".wps": "WPS"}
+DEFAULTS_FILE = "_defaults.yaml"
 
 
 def unsupported_reason(path: Path) -> str | None:
     suffix = path.suffix.lower()
+    if path.name == DEFAULTS_FILE:
+        return "folder defaults (year, source) for the articles in this folder: read with them, not an article"
     if suffix in SUPPORTED_SUFFIXES:
         return None
     if suffix in NOT_YET_SUPPORTED:
         kind = NOT_YET_SUPPORTED[suffix]
-        return f"unsupported file type {path.suffix}: {kind} documents are not read yet; convert to .txt, .md or .html"
+        return f"unsupported file type {path.suffix}: {kind} documents are not read; save as .docx or .pdf"
     return f"unsupported file type {path.suffix or '(none)'}; expected one of {SUPPORTED_SUFFIXES}"
 
 

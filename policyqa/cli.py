@@ -25,6 +25,14 @@ def _ray_arg(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _date_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date-from", help="only articles dated on or after this day (YYYY-MM-DD)")
+    parser.add_argument("--date-to", help="only articles dated on or before this day (YYYY-MM-DD)")
+    parser.add_argument(
+        "--include-undated", action="store_true", help="with a date range: also articles without a known date"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policyqa", description="Cited answers from Chinese articles on Chongqing district policy."
@@ -37,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _index_dir_arg(index)
     index.add_argument("--rebuild", action="store_true", help="re-embed everything (after changing the model)")
+    index.add_argument(
+        "--default-year",
+        type=int,
+        help="year of articles dated by month and day only, where neither the file nor its folder's "
+        "_defaults.yaml gives one",
+    )
     index.add_argument(
         "--compact",
         action="store_true",
@@ -61,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("-k", type=int, default=10, help="number of passages (1-50)")
     search.add_argument("--district", help="only passages tagged with this district")
+    _date_args(search)
     _index_dir_arg(search)
     search.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -68,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=5, help="passages to read (1-50)")
     ask.add_argument("--district", help="only passages tagged with this district")
+    _date_args(ask)
     _index_dir_arg(ask)
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
 

@@ -15,7 +15,9 @@ def run(args: argparse.Namespace) -> int:
     from indexer.embedding import load_embedder
     from indexer.settings import IndexSettings
 
-    overrides = {"index_dir": args.index_dir} if args.index_dir else {}
+    overrides: dict = {"index_dir": args.index_dir} if args.index_dir else {}
+    if args.default_year is not None:
+        overrides["default_year"] = args.default_year
     settings = IndexSettings(**overrides)
     paths = args.paths or [settings.corpus_dir]
     missing = [str(p) for p in paths if not p.exists()]

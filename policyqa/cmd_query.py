@@ -43,7 +43,7 @@ def _passage_table(results: list[PassageOut]) -> str:
             p.title or p.article_id,
             "、".join(p.districts) or "-",
             p.section or "-",
-            p.text,
+            p.text + "".join(f"（又见：{r.title or r.article_id}）" for r in p.reprints),
         )
         lines.append("  ".join(_fit(cell, width) for cell, (_, width) in zip(cells, columns, strict=True)).rstrip())
     return "\n".join(lines)
@@ -69,7 +69,7 @@ def _print_ask(response: AskResponse) -> None:
         print("\n引用：")
     for c in response.citations:
         when = f"，{c.date}" if c.date else ""
-        print(f"[{c.n}] {c.title}（{c.source}{when}）— {c.text}")
+        print(f"[{c.n}] {c.title}（{c.source}{when}）— {c.shown_text}")
 
 
 def _print_json(model: BaseModel) -> None:
@@ -90,10 +90,13 @@ def run(args: argparse.Namespace) -> int:
     server_settings = ServerSettings()
     # Validate before loading the model: a typo should fail in milliseconds, not after a model load.
     try:
+        dates = {"date_from": args.date_from, "date_to": args.date_to, "include_undated": args.include_undated}
         if args.command == "search":
-            request: SearchRequest | AskRequest = SearchRequest(query=args.query, k=args.k, district=args.district)
+            request: SearchRequest | AskRequest = SearchRequest(
+                query=args.query, k=args.k, district=args.district, **dates
+            )
         else:
-            request = AskRequest(question=args.question, k=args.k, district=args.district)
+            request = AskRequest(question=args.question, k=args.k, district=args.district, **dates)
         request.check_limits(server_settings.max_query_chars, server_settings.max_k)
     except ValidationError as error:
         return _fail("; ".join(_describe(e) for e in error.errors()))
@@ -130,5 +133,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _describe(error: dict) -> str:
     field = ".".join(str(p) for p in error.get("loc", ())) or "input"
-    flag = {"k": "-k", "district": "--district"}.get(field, field)
+    flags = {"k": "-k", "district": "--district", "date_from": "--date-from", "date_to": "--date-to"}
+    flag = flags.get(field, field)
     return f"{flag}: {str(error.get('msg', 'is invalid')).removeprefix('Value error, ')}"

@@ -7,19 +7,25 @@ The server, the CLI and the evals all call `Retriever.search`, so they rank iden
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
+from indexer.date_rows import row_days
 from indexer.districts import Gazetteer
 from indexer.embedding import Embedder
 from indexer.reader import IndexView, RowMasks, SparseScores
 from indexer.records import Article, Chunk
 from indexer.sparse import SparseTokenizer
 from server.fusion import Fusion, fuse
+from server.question_time import QuestionTime, question_time
+from server.reprint_sources import Reprint, reprints_of
 from server.rerank import Reranker
+from server.time_filter import DateRange, both
+from server.time_ranking import TimeRankingConfig, adjust
 
 Mode = Literal["bm25", "dense", "fused", "hybrid"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "fused", "hybrid")
@@ -46,8 +52,12 @@ class RetrievalConfig:
     article_weight: float = 0.25
     # Multiplies the fused score of a passage tagged with a district the query names.
     district_boost: float = 1.5
-    # Character 4-gram Jaccard above which two passages count as the same text (the duplicated block in 003).
+    # Character 4-gram Jaccard above which two passages count as the same text; reprints found at index time
+    # (indexer.reprints) are collapsed before this check.
     duplicate_jaccard: float = 0.7
+    # Periods named in questions and 最新/最近 (server.time_ranking); `today` anchors 今年/去年 (None: the clock).
+    time: TimeRankingConfig = field(default_factory=TimeRankingConfig)
+    today: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,9 @@ class Candidates:
     sparse: Mapping[int, float]
     named: tuple[str, ...]  # districts the query names (hybrid mode, no hard filter)
     articles: Mapping[int, float]  # whole-article BM25 scores by global article number (fusion modes)
+    asked: QuestionTime = field(
+        default_factory=QuestionTime
+    )  # the period the query names and whether it asks for the newest (hybrid)
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class Passage:
     article: Article
     dense: float  # cosine between query and passage, for answer calibration
     sparse: float  # BM25 score
+    reprints: tuple[Reprint, ...] = ()  # the same text in other articles
 
 
 def _shingles(text: str) -> set[int]:
@@ -131,10 +145,14 @@ class Retriever:
         sparse.update(bm25.get(sorted(dense.keys() - sparse.keys())))
         dense.update(self.index.cosines(sorted(sparse.keys() - dense.keys()), vector))
 
-    def candidates(self, query: str, district: str | None = None, mode: Mode = "hybrid") -> Candidates:
+    def candidates(
+        self, query: str, district: str | None = None, mode: Mode = "hybrid", dates: DateRange | None = None
+    ) -> Candidates:
         """The expensive half of a search: embed the query and score it against both indexes."""
         hard = self.resolve_district(district)
         allowed: RowMasks | None = self.index.district_masks(hard) if hard else None
+        if dates is not None:
+            allowed = both(allowed, dates.masks(self.index))
         n = self.config.candidates
         vector = self.embedder.embed_queries([query])[0] if mode != "bm25" else None
         dense = self.index.dense(vector, n, allowed) if vector is not None else {}
@@ -147,10 +165,19 @@ class Retriever:
         articles = (
             self.index.article_scores(tokens, n) if mode in ("fused", "hybrid") and self.config.article_weight else {}
         )
-        return Candidates(query, vector, dense, sparse, named, articles)
+        asked = question_time(query, self.config.today) if mode == "hybrid" else QuestionTime()
+        return Candidates(query, vector, dense, sparse, named, articles, asked)
 
-    def search(self, query: str, k: int = 10, district: str | None = None, mode: Mode = "hybrid") -> list[Passage]:
-        return self.rank(self.candidates(query, district, mode), k, mode)
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        district: str | None = None,
+        mode: Mode = "hybrid",
+        dates: DateRange | None = None,
+    ) -> list[Passage]:
+        """`dates`: only passages of articles dated within the range (server.time_filter)."""
+        return self.rank(self.candidates(query, district, mode, dates), k, mode)
 
     def _fuse(self, found: Candidates) -> dict[int, float]:
         cfg = self.config
@@ -183,10 +210,12 @@ class Retriever:
                 tagged |= self.index.rows_in_district(list(fused), district)
             for row in tagged:
                 fused[row] *= self.config.district_boost
+        texts = _ChunkCache(self.index)
+        if found.asked.period is not None or found.asked.recent:
+            adjust(fused, found.asked, row_days(self.index, list(fused)), texts.text, self.config.time)
         ranked = sorted(fused, key=lambda r: -fused[r])
         # Reranking and two-district coverage reorder a deeper list than the k finally returned.
         deep = self.reranker is not None or len(found.named) >= 2
-        texts = _ChunkCache(self.index)
         ranked = self._dedupe(ranked, limit=max(k, 30) if deep else k, texts=texts)
         if self.reranker is not None and ranked:
             rerank_scores = self.reranker.score(found.query, [texts.text(r) for r in ranked])
@@ -201,19 +230,27 @@ class Retriever:
         articles = self.index.article_numbers(top)
         texts.get_many(top)
         loaded: dict[int, Article] = {}
-        passages = []
-        for rank, row in enumerate(top, start=1):
-            number = articles[row]
+
+        def article_of(number: int) -> Article:
             if number not in loaded:
                 loaded[number] = self.index.article_by_number(number)
+            return loaded[number]
+
+        others = reprints_of(self.index, top, texts.groups(top), texts.get, article_of)
+        passages = []
+        for rank, row in enumerate(top, start=1):
             chunk = texts.get(row)
             passages.append(
-                Passage(rank, fused[row], row, chunk, loaded[number], cosines.get(row, 0.0), found.sparse.get(row, 0.0))
-            )
+                Passage(
+                    rank, fused[row], row, chunk, article_of(articles[row]), cosines.get(row, 0.0),
+                    found.sparse.get(row, 0.0), others.get(row, ()),
+                )
+            )  # fmt: skip
         return passages
 
     def _dedupe(self, ranked: Sequence[int], limit: int, texts: _ChunkCache) -> list[int]:
         kept: list[int] = []
+        seen_groups: set[str] = set()
         shingles: list[set[int]] = []
         # Batches grow: most searches need only the first, a corpus full of reprints needs more.
         begin, size = 0, 2 * limit
@@ -221,11 +258,16 @@ class Retriever:
             batch = ranked[begin : begin + size]
             begin, size = begin + size, size * 4
             texts.load(batch)
+            groups = texts.groups(batch)
             for row in batch:
+                # One passage per reprint group: found at index time, whatever the passages' boundaries.
+                if groups[row] in seen_groups:
+                    continue
                 candidate = _shingles(texts.text(row))
                 if any(_jaccard(candidate, s) >= self.config.duplicate_jaccard for s in shingles):
                     continue
                 kept.append(row)
+                seen_groups.add(groups[row])
                 shingles.append(candidate)
                 if len(kept) >= limit:
                     return kept
@@ -250,6 +292,14 @@ class _ChunkCache:
         self.index = index
         self.texts: dict[int, str] = {}
         self.chunks: dict[int, Chunk] = {}
+        self._groups: dict[int, str] = {}
+
+    def groups(self, rows: Sequence[int]) -> dict[int, str]:
+        """Each row's reprint group (indexer.reprints)."""
+        missing = [r for r in rows if r not in self._groups]
+        if missing:
+            self._groups.update(self.index.reprint_groups(missing))
+        return {r: self._groups[r] for r in rows}
 
     def load(self, rows: Sequence[int]) -> None:
         missing = [r for r in rows if r not in self.texts and r not in self.chunks]

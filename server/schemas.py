@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from indexer.normalize import VISIBLE_CHAR_PATTERN, InvalidTextError, clean
+from server.date_fields import DATE_DESCRIPTION, PRECISION_DESCRIPTION, DateFilterFields, ReprintOut
+from server.time_words import article_year, with_years
 
 if TYPE_CHECKING:
     from indexer.records import Article
@@ -73,7 +75,7 @@ def district_forms() -> tuple[str, ...]:
     return tuple([*forms, *(p + f for p in CITY_PREFIXES for f in forms)])
 
 
-_DATE_DESCRIPTION = "The publication date as the article gives it (e.g. 2023-11-20 or 11月4日), or null."
+_DATE_DESCRIPTION = DATE_DESCRIPTION
 
 
 def _text_field(what: str, example: str) -> Any:
@@ -119,7 +121,7 @@ def _district_enum(schema: dict[str, Any]) -> None:
             branch["enum"] = ["", *district_forms()]
 
 
-class _Request(BaseModel):
+class _Request(DateFilterFields):
     model_config = ConfigDict(extra="forbid", str_strict=True)
 
     @field_validator("district", check_fields=False)
@@ -171,12 +173,16 @@ class PassageOut(BaseModel):
     article_id: str = Field(description="The article the passage is from; fetch it at /articles/{article_id}.")
     title: str = Field(description="The article's title.")
     date: str | None = Field(description=_DATE_DESCRIPTION)
+    date_precision: str | None = Field(description=PRECISION_DESCRIPTION)
     source: str = Field(description="The publication the article appeared in.")
     districts: list[str] = Field(description="Canonical names of the districts the passage is about.")
     section: str | None = Field(description="The heading of the article section holding the passage, if any.")
     text: str = Field(description="The passage, verbatim: equal to the article's text[start:end].")
     start: int = Field(description="Start offset (characters, inclusive) into the article's text.")
     end: int = Field(description="End offset (characters, exclusive) into the article's text.")
+    reprints: list[ReprintOut] = Field(
+        description="Other articles carrying the same text (reprints found at indexing): shown once, listed here."
+    )
 
 
 class SearchResponse(BaseModel):
@@ -191,8 +197,13 @@ class CitationOut(BaseModel):
     article_id: str = Field(description="The article holding the cited sentence.")
     title: str = Field(description="The article's title.")
     date: str | None = Field(description=_DATE_DESCRIPTION)
+    date_precision: str | None = Field(description=PRECISION_DESCRIPTION)
     source: str = Field(description="The publication the article appeared in.")
     text: str = Field(description="The cited sentence, verbatim: equal to the article's text[start:end].")
+    shown_text: str = Field(
+        description="The sentence for display: 今年/去年/明年 followed by the year they mean in its article "
+        "(「今年（2023年）」) when the article's year is known; otherwise equal to `text`."
+    )
     start: int = Field(description="Start offset (characters, inclusive) into the article's text.")
     end: int = Field(description="End offset (characters, exclusive) into the article's text.")
     score: float = Field(description="How well the sentence answers the question (higher is better).")
@@ -213,6 +224,7 @@ class ArticleOut(BaseModel):
     article_id: str = Field(description="The article's id.")
     title: str = Field(description="The article's title.")
     date: str | None = Field(description=_DATE_DESCRIPTION)
+    date_precision: str | None = Field(description=PRECISION_DESCRIPTION)
     source: str = Field(description="The publication the article appeared in.")
     districts: list[str] = Field(description="Canonical names of the districts the article mentions.")
     text: str = Field(description="The full cleaned text; every start/end offset in the API indexes into it.")
@@ -242,13 +254,21 @@ def passage_out(passage: Passage) -> PassageOut:
         article_id=article.article_id,
         title=article.title,
         date=article.date,
+        date_precision=article.date_precision,
         source=article.source,
         districts=list(chunk.districts),
         section=chunk.section,
         text=chunk.text,
         start=chunk.start,
         end=chunk.end,
-    )
+        reprints=[
+            ReprintOut(
+                article_id=r.article.article_id, title=r.article.title, date=r.article.date, source=r.article.source,
+                url=r.article.url, chunk_id=r.chunk.chunk_id, start=r.chunk.start, end=r.chunk.end,
+            )
+            for r in passage.reprints
+        ],
+    )  # fmt: skip
 
 
 def citation_out(citation: Citation) -> CitationOut:
@@ -258,8 +278,10 @@ def citation_out(citation: Citation) -> CitationOut:
         article_id=article.article_id,
         title=article.title,
         date=article.date,
+        date_precision=article.date_precision,
         source=article.source,
         text=citation.text,
+        shown_text=with_years(citation.text, article_year(article)),
         start=citation.start,
         end=citation.end,
         score=float(citation.score),
@@ -273,14 +295,19 @@ def search_response(query: str, passages: list[Passage], took_ms: float, generat
 
 
 def ask_response(question: str, answer: Answer, took_ms: float, generation: str) -> AskResponse:
+    citations = [citation_out(c) for c in answer.citations]
+    shown = answer.text
+    for c in citations:
+        # 今年 in a cited sentence is shown with its article's year, in the answer as in the citation.
+        shown = shown.replace(c.text, c.shown_text) if shown and c.shown_text != c.text else shown
     return AskResponse(
         generation=generation,
         question=question,
-        answer=answer.text,
+        answer=shown,
         # Derived from `answer`, not copied from the Answer, so the contract (abstained iff null) holds by construction.
         abstained=answer.text is None,
         message=answer.message,
-        citations=[citation_out(c) for c in answer.citations],
+        citations=citations,
         passages=[passage_out(p) for p in answer.passages],
         took_ms=round(took_ms, 3),
     )
@@ -291,6 +318,7 @@ def article_out(article: Article) -> ArticleOut:
         article_id=article.article_id,
         title=article.title,
         date=article.date,
+        date_precision=article.date_precision,
         source=article.source,
         districts=list(article.districts),
         text=article.text,

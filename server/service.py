@@ -6,7 +6,9 @@ import time
 from typing import TYPE_CHECKING
 
 from indexer.normalize import fold
+from server.question_time import question_time
 from server.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse, ask_response, search_response
+from server.time_agreement import agreeing
 
 if TYPE_CHECKING:
     from server.resources import Resources
@@ -16,7 +18,9 @@ def run_search(resources: Resources, request: SearchRequest) -> SearchResponse:
     """Raises UnknownDistrictError for a district filter the gazetteer does not know."""
     started = time.perf_counter()
     # Matched in folded form (simplified, no invisible characters); echoed as the client wrote it.
-    passages = resources.retriever.search(fold(request.query), k=request.k, district=request.district)
+    passages = resources.retriever.search(
+        fold(request.query), k=request.k, district=request.district, dates=request.date_range()
+    )
     took_ms = (time.perf_counter() - started) * 1000
     return search_response(request.query, passages, took_ms, resources.index.generation)
 
@@ -25,7 +29,10 @@ def run_ask(resources: Resources, request: AskRequest) -> AskResponse:
     """Raises UnknownDistrictError for a district filter the gazetteer does not know."""
     started = time.perf_counter()
     asked = fold(request.question)
-    passages = resources.retriever.search(asked, k=request.k, district=request.district)
+    retriever = resources.retriever
+    passages = retriever.search(asked, k=request.k, district=request.district, dates=request.date_range())
+    # A question about 2023 is not answered from an article about another year (server.time_agreement).
+    passages = agreeing(passages, question_time(asked, retriever.config.today))
     answer = resources.answerer.answer(asked, passages)
     took_ms = (time.perf_counter() - started) * 1000
     return ask_response(request.question, answer, took_ms, resources.index.generation)

@@ -210,6 +210,7 @@ def test_article_endpoint_returns_the_article(client: TestClient, resources: Res
         "article_id": article.article_id,
         "title": article.title,
         "date": "2023-11-20",
+        "date_precision": "day",
         "source": "测试日报",
         "districts": list(article.districts),
         "text": article.text,
@@ -235,7 +236,11 @@ def test_ask_answers_with_verbatim_citations(client: TestClient) -> None:
         assert article_text(client, item["article_id"])[item["start"] : item["end"]] == item["text"]
     for citation in body["citations"]:
         assert f"[{citation['n']}]" in body["answer"]
-        assert set(citation) == {"n", "article_id", "title", "date", "source", "text", "start", "end", "score"}
+        assert set(citation) == {
+            *("n", "article_id", "title", "date", "date_precision", "source", "text", "shown_text", "start", "end"),
+            "score",
+        }
+        assert citation["shown_text"] == citation["text"]  # no 今年 in it
 
 
 @pytest.mark.parametrize(

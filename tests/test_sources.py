@@ -13,6 +13,7 @@ from indexer.clean import clean_text
 from indexer.districts import Gazetteer
 from indexer.records import Article, Skipped
 from indexer.sources import iter_source_files, read_articles, split_front_matter
+from tests.documents import write_html
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 NCP = Path(__file__).parents[2] / "shared" / "benchmarks" / "ncppolicies" / "corpus.jsonl"
@@ -54,7 +55,7 @@ def test_seed_metadata_from_front_matter(seeds: dict[str, Article]) -> None:
     tongnan = seeds["000_15adcedcf932199a"]
     assert (tongnan.title, tongnan.date, tongnan.source) == (
         "潼南 谱写“一极一堡、两区两城两地”高质量发展新篇章",
-        "11月4日",
+        "--11-04",
         "重庆日报",
     )
     assert tongnan.path == "000_15adcedcf932199a.txt"
@@ -98,11 +99,12 @@ def test_sections_cover_the_text_from_each_heading(seeds: dict[str, Article]) ->
 
 
 def test_iter_source_files(tmp_path: Path) -> None:
-    for name in ["b.txt", "a.md", "sub/c.html", "sub/d.jsonl", "notes.pdf", ".hidden.txt", ".git/e.txt", "x.htm"]:
+    names = ["b.txt", "a.md", "sub/c.html", "sub/d.jsonl", "notes.doc", ".hidden.txt", ".git/e.txt", "x.htm"]
+    for name in [*names, "f.pdf", "g.docx", "_defaults.yaml"]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("正文。", encoding="utf-8")
     found = [p.relative_to(tmp_path).as_posix() for p in iter_source_files([tmp_path])]
-    assert found == ["a.md", "b.txt", "sub/c.html", "sub/d.jsonl", "x.htm"]
+    assert found == ["a.md", "b.txt", "f.pdf", "g.docx", "sub/c.html", "sub/d.jsonl", "x.htm"]
     assert iter_source_files([tmp_path / "b.txt", tmp_path / "b.txt"]) == [tmp_path / "b.txt"]
     assert iter_source_files([tmp_path / "missing"]) == []
 
@@ -186,28 +188,30 @@ def test_front_matter_fields(tmp_path: Path, gaz: Gazetteer) -> None:
     assert article.districts == ("潼南区", "开州区") and article.text == "正文。"
 
 
-def test_html(tmp_path: Path, gaz: Gazetteer) -> None:
-    (tmp_path / "page.html").write_text(
-        "<html><head><title> 璧山 新闻 </title><style>p{color:red}</style><script>var a='<p>x</p>';</script></head>"
-        "<body><nav><a>首页</a></nav><header>网站头</header><h1>璧山高新区</h1>"
-        "<p>第一段说的是\n璧山的企业&amp;产业。</p><div>第二段。<br>第二行。</div>"
-        "<aside>广告</aside><footer>版权所有</footer></body></html>",
-        encoding="utf-8",
-    )
-    (tmp_path / "noti.htm").write_text("<h1>只有 大标题</h1><p>正文。</p>", encoding="utf-8")
+def test_html_main_text_title_date_and_source_without_site_chrome(tmp_path: Path, gaz: Gazetteer) -> None:
+    paragraphs = ["璧山高新区", "第一段说的是璧山的企业&产业，" + "璧山区持续推进产业升级。" * 6, "第二段。" * 12]
+    write_html(tmp_path / "page.html", "璧山 新闻", paragraphs, published="2024-03-05 10:30", source="璧山日报")
     articles, skipped = read(tmp_path, gaz)
     page = articles["page"]
     assert skipped == {}
-    assert page.title == "璧山 新闻" and articles["noti"].title == "只有 大标题"
-    assert page.text == "璧山高新区\n\n第一段说的是璧山的企业&产业。\n\n第二段。\n第二行。"
-    assert [s.heading for s in page.sections] == ["璧山高新区"] and page.districts == ("璧山区",)
+    assert page.title == "璧山 新闻"  # the site's name after 「_」 in <title> is not part of it
+    assert (page.date, page.date_precision, page.source) == ("2024-03-05", "day", "璧山日报")
+    assert page.text == "\n\n".join(paragraphs)
+    for chrome in ("当前位置", "字号", "ICP", "政务公开", "打印"):
+        assert chrome not in page.text
+    assert page.districts == ("璧山区",)
 
 
-def test_missing_path_and_unsupported_file(tmp_path: Path, gaz: Gazetteer) -> None:
+def test_missing_path_unsupported_and_broken_files(tmp_path: Path, gaz: Gazetteer) -> None:
+    (tmp_path / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0")
     (tmp_path / "doc.pdf").write_bytes(b"%PDF")
-    items = list(read_articles([tmp_path / "nope", tmp_path / "doc.pdf"], gaz))
-    assert [type(i) for i in items] == [Skipped, Skipped]
+    (tmp_path / "doc.docx").write_bytes(b"PK\x03\x04 not a zip")
+    items = list(
+        read_articles([tmp_path / "nope", tmp_path / "old.doc", tmp_path / "doc.pdf", tmp_path / "doc.docx"], gaz)
+    )
+    assert [type(i) for i in items] == [Skipped] * 4
     assert "no such file" in items[0].reason and "unsupported" in items[1].reason
+    assert items[2].reason.startswith("cannot read PDF") and items[3].reason.startswith("cannot read DOCX")
 
 
 def test_ncppolicies_reads_whole(gaz: Gazetteer) -> None:

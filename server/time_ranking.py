@@ -1,0 +1,54 @@
+"""Time in ranking: a question naming a period prefers passages of articles from that period, and one asking for
+the newest (最新, 最近, 近期) ranks recent articles up among the relevant ones.
+
+Both act on the fused scores in hybrid mode, after fusion and the district boost, as multipliers: a period match
+multiplies by `period_boost`, an article dated outside the period whose passage does not name the asked year by
+`period_penalty`; for recency, passages within `relevant_share` of the best score are ordered up by their
+article's date (the newest gets `recency_boost`, the oldest nothing, undated nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from server.question_time import QuestionTime
+
+
+@dataclass(frozen=True)
+class TimeRankingConfig:
+    period_boost: float = 1.3
+    period_penalty: float = 0.8
+    recency_boost: float = 0.3
+    relevant_share: float = 0.8
+
+
+def mentions_year(text: str, year: int) -> bool:
+    return f"{year}年" in text or f"{year}-" in text
+
+
+def adjust(
+    fused: dict[int, float],
+    asked: QuestionTime,
+    days: Mapping[int, tuple[int, int]],
+    text_of: Callable[[int], str],
+    config: TimeRankingConfig,
+) -> None:
+    """Scale `fused` in place. `days`: (first, last) proleptic day of each dated row's article."""
+    if asked.period is not None:
+        first, last = (d.toordinal() for d in asked.period)
+        for row, (begin, end) in days.items():
+            if row not in fused:
+                continue
+            if first <= begin and end <= last:
+                fused[row] *= config.period_boost
+            elif (end < first or begin > last) and not (asked.year and mentions_year(text_of(row), asked.year)):
+                fused[row] *= config.period_penalty
+    if asked.recent and fused:
+        best = max(fused.values())
+        floor = best * config.relevant_share if best > 0 else best
+        relevant = {r: days[r][1] for r in fused if fused[r] >= floor and r in days}
+        if len(set(relevant.values())) > 1:
+            oldest, newest = min(relevant.values()), max(relevant.values())
+            for row, day in relevant.items():
+                fused[row] *= 1 + config.recency_boost * (day - oldest) / (newest - oldest)
