@@ -1,0 +1,97 @@
+"""The features the answer model scores a candidate sentence by (server/answer_model.py), all cheap: no embedding.
+
+Per sentence: the question's topic words in it, in its passage, and in the clause holding the short answer; whether it
+holds a span of the asked kind; the question's characters it repeats (CMRC questions reuse the sentence's wording);
+year agreement; the passage's retrieval scores and rank. Then, over one question's candidates, each sentence's
+distance to the best candidate on the word and character overlaps, since a model scoring one sentence at a time
+cannot otherwise tell "best of these" from "good in itself".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from server.question_profile import QuestionProfile
+
+# Order matters: the weights file stores one coefficient per name, and loading checks the names match.
+FEATURES = (
+    "terms",
+    "context_terms",
+    "type_fit",
+    "dense",
+    "inv_rank",
+    "fused_share",
+    "sparse_share",
+    "year_agrees",
+    "year_missing",
+    "has_span",
+    "span_clause_terms",
+    "question_chars",
+    "question_bigrams",
+    "log_length",
+    "terms_gap",
+    "bigrams_gap",
+    "dense_gap",
+    "expects_number",
+    "expects_date",
+    "expects_place",
+    "expects_list",
+    "number_fit",
+    "asks_year",
+    "asks_district",
+)
+RELATIVE = {"terms_gap": "terms", "bigrams_gap": "question_bigrams", "dense_gap": "dense"}
+
+_ASK_WORDS = re.compile(r"什么时候|什么|哪[个些里年位家座种一天]?|谁|多少|几|何时|怎样|如何|为什么|是否|吗|呢")
+_NOT_TEXT = re.compile(r"[\s\W_]+")
+_CLAUSE = re.compile(r"[^，,；;。！？!?\n]+")
+
+
+def question_grams(question: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The question's characters and character bigrams, question words and punctuation left out."""
+    text = _NOT_TEXT.sub("", _ASK_WORDS.sub(" ", question.lower()))
+    return frozenset(text), frozenset(text[i : i + 2] for i in range(len(text) - 1))
+
+
+def overlap(grams: frozenset[str], text: str, size: int) -> float:
+    if not grams:
+        return 0.0
+    lowered = text.lower()
+    found = {lowered[i : i + size] for i in range(len(lowered) - size + 1)}
+    return len(grams & found) / len(grams)
+
+
+def clause_around(sentence: str, start: int, end: int) -> str:
+    for match in _CLAUSE.finditer(sentence):
+        if match.start() <= start < match.end() or match.start() < end <= match.end():
+            return match.group()
+    return sentence[start:end]
+
+
+def question_flags(profile: QuestionProfile) -> dict[str, float]:
+    return {
+        "expects_number": float(profile.expected == "number"),
+        "expects_date": float(profile.expected == "date"),
+        "expects_place": float(profile.expected == "place"),
+        "expects_list": float(profile.expected == "list"),
+        "asks_year": float(bool(profile.years)),
+        "asks_district": float(bool(profile.districts)),
+    }
+
+
+def length_feature(sentence: str) -> float:
+    return math.log(1 + len(sentence)) / 5
+
+
+def with_gaps(rows: Sequence[dict[str, float]]) -> list[tuple[float, ...]]:
+    """Add each candidate's distance to the question's best candidate, then order the values as FEATURES."""
+    best = {gap: max((r[base] for r in rows), default=0.0) for gap, base in RELATIVE.items()}
+    out = []
+    for row in rows:
+        full = dict(row)
+        for gap, base in RELATIVE.items():
+            full[gap] = row[base] - best[gap]
+        out.append(tuple(full[name] for name in FEATURES))
+    return out
