@@ -228,7 +228,7 @@ def main() -> int:
     else:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
-    model = AnswerModel.load(args.out) if not args.check else AnswerModel.load(args.out)
+    model = AnswerModel.load(args.out)
     figures = simulate(items, model)
     curve = threshold_curve(items, best)
     for name, row in figures.items():

@@ -113,7 +113,8 @@ def execute(
         judgements = judge(dataset.questions, resources.index)
     except (DatasetError, FileNotFoundError) as error:
         return _fail(str(error))
-    notes = []
+    model = resources.answerer.model
+    notes = [f"answer weights: server/data/answer_model.json, sha256 {getattr(model, 'digest', 'n/a')}"]
     lost = unfindable(dataset.questions, judgements)
     if lost:
         shown = ", ".join(lost[:10]) + (" ..." if len(lost) > 10 else "")

@@ -56,6 +56,7 @@ class Answer:
     passages: tuple[Passage, ...]
     short: ShortAnswer | None = None  # the asked amount, date, place or list itself, inside a cited sentence
     short_citation: int | None = None  # the [n] whose sentence holds it
+    confidence: float = 0.0  # the answer model's confidence in the best sentence (0: no sentence qualified)
 
 
 @dataclass(frozen=True)
