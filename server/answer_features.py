@@ -17,7 +17,8 @@ _CN_NUM = r"[一二两三四五六七八九十百千]+"
 QUANTITY = re.compile(rf"(?P<num>{_NUM}|{_CN_NUM})(?:余|多|来)?[万亿千百]*(?:余|多)?(?P<unit>{UNIT_PATTERN})")
 # Units that, without a hint from the question, more often count time than amount.
 _WEAK_UNITS = frozenset(["年", "月", "天", "次", "期", "届"])
-DATE = re.compile(r"(?:19|20)\d{2}年|\d{1,2}月(?:\d{1,2}日)?|[今去明前]年|[上下本]半年|[一二三四]季度|\d{1,2}日")
+# Any year (1562年 and 永禄5年 too: history asks about them), month, day or relative period.
+DATE = re.compile(r"\d{1,4}年|\d{1,2}月(?:\d{1,2}日)?|[今去明前]年|[上下本]半年|[一二三四]季度|\d{1,2}日")
 # Place and organisation names by their endings; a bare 区 or 市 is left out, since 农业大区 and 全市 are no places.
 _PLACE_BODY = (
     r"[\u4e00-\u9fff（）()]{2,12}?(?:新区|城区|园区|开发区|高新区|经开区|产业园|物流园|基地|中心|港|古镇|景区|公司"

@@ -29,7 +29,15 @@ from server.answer_model import AnswerModel, SentenceScorer, confidence_row
 from server.llm import LlmClient
 from server.question_profile import QuestionProfile, profile_question
 from server.retrieval import Passage
-from server.sentence_features import clause_around, length_feature, overlap, question_flags, question_grams, with_gaps
+from server.sentence_features import (
+    clause_around,
+    idf_overlaps,
+    length_feature,
+    overlap,
+    question_flags,
+    question_grams,
+    with_gaps,
+)
 from server.short_answer import ShortAnswer, short_answer
 
 log = logging.getLogger(__name__)
@@ -137,26 +145,22 @@ class Answerer:
         from server.generated import generated_answer
 
         generated = generated_answer(self.llm, question, passages[: self.config.llm_passages], passages)
-        return generated if generated is not None else extractive
+        if generated is None:
+            return extractive
+        return replace(generated, confidence=extractive.confidence, **_short_in(extractive, generated))
 
     def extract(self, profile: QuestionProfile, passages: tuple[Passage, ...]) -> Answer:
         ranked = self.scored(profile, passages)
-        if not ranked or self.confidence(ranked) < self.model.threshold:
-            return abstention(passages)
+        confidence = round(self.confidence(ranked), 4) if ranked else 0.0
+        if confidence < self.model.threshold:
+            return replace(abstention(passages), confidence=confidence)
         chosen = self._choose(profile, ranked)
         citations = tuple(
             Citation(n, c.passage.article, c.start, c.end, c.text, round(c.score, 4)) for n, c in enumerate(chosen, 1)
         )
-        short = chosen[0].span if profile.expected != "fact" or chosen[0].span is not None else None
-        return Answer(
-            "".join(f"{c.text}[{c.n}]" for c in citations),
-            False,
-            None,
-            citations,
-            passages,
-            short,
-            1 if short else None,
-        )
+        short = chosen[0].span
+        text = "".join(f"{c.text}[{c.n}]" for c in citations)
+        return Answer(text, False, None, citations, passages, short, 1 if short else None, confidence)
 
     def confidence(self, ranked: list[Candidate]) -> float:
         """How likely the best sentence is a right answer, from its features and its lead over the runner-up."""
@@ -235,6 +239,11 @@ class Answerer:
                 found.append(
                     Candidate(passage, sentence.start, sentence.end, text, (), covered, frozenset(about & asked), span)
                 )
+        terms = [t for t, _ in profile.terms]
+        for row, (idf_bigrams, idf_terms) in zip(
+            rows, idf_overlaps([c.text for c in found], bigrams, terms), strict=True
+        ):
+            row["idf_bigrams"], row["idf_terms"] = idf_bigrams, idf_terms
         return [replace(c, features=f) for c, f in zip(found, with_gaps(rows), strict=True)]
 
     def _choose(self, profile: QuestionProfile, candidates: list[Candidate]) -> list[Candidate]:
@@ -266,6 +275,18 @@ class Answerer:
         if not profile.districts:
             return True
         return any(set(p.chunk.districts) & set(profile.districts) for p in passages)
+
+
+def _short_in(extractive: Answer, generated: Answer) -> dict[str, Any]:
+    """The extractive short answer, kept for a generated answer when one of its citations holds the span."""
+    short = extractive.short
+    if short is None or extractive.short_citation is None:
+        return {}
+    article_id = extractive.citations[extractive.short_citation - 1].article.article_id
+    for citation in generated.citations:
+        if citation.article.article_id == article_id and citation.start <= short.start and short.end <= citation.end:
+            return {"short": short, "short_citation": citation.n}
+    return {}
 
 
 def abstention(passages: tuple[Passage, ...]) -> Answer:

@@ -30,10 +30,14 @@ FEATURES = (
     "span_clause_terms",
     "question_chars",
     "question_bigrams",
+    "idf_bigrams",
+    "idf_terms",
     "log_length",
     "terms_gap",
     "bigrams_gap",
     "dense_gap",
+    "idf_bigrams_gap",
+    "idf_terms_gap",
     "expects_number",
     "expects_date",
     "expects_place",
@@ -42,7 +46,13 @@ FEATURES = (
     "asks_year",
     "asks_district",
 )
-RELATIVE = {"terms_gap": "terms", "bigrams_gap": "question_bigrams", "dense_gap": "dense"}
+RELATIVE = {
+    "terms_gap": "terms",
+    "bigrams_gap": "question_bigrams",
+    "dense_gap": "dense",
+    "idf_bigrams_gap": "idf_bigrams",
+    "idf_terms_gap": "idf_terms",
+}
 
 _ASK_WORDS = re.compile(r"什么时候|什么|哪[个些里年位家座种一天]?|谁|多少|几|何时|怎样|如何|为什么|是否|吗|呢")
 _NOT_TEXT = re.compile(r"[\s\W_]+")
@@ -83,6 +93,26 @@ def question_flags(profile: QuestionProfile) -> dict[str, float]:
 
 def length_feature(sentence: str) -> float:
     return math.log(1 + len(sentence)) / 5
+
+
+def idf_overlaps(texts: Sequence[str], grams: frozenset[str], terms: Sequence[str]) -> list[tuple[float, float]]:
+    """Per sentence, the share of the question's bigrams and words it holds, each weighted by how few of the
+    question's candidate sentences hold it: 大果西番莲 is in every sentence about it, 根部 in the one that answers."""
+    lowered = [t.lower() for t in texts]
+    n = len(lowered)
+
+    def weights(keys: Sequence[str]) -> dict[str, float]:
+        return {k: math.log((n + 1) / (sum(k in t for t in lowered) + 0.5)) for k in keys}
+
+    gram_w, term_w = weights(sorted(grams)), weights(list(dict.fromkeys(terms)))
+    gram_total, term_total = sum(gram_w.values()) or 1.0, sum(term_w.values()) or 1.0
+    return [
+        (
+            sum(w for g, w in gram_w.items() if g in text) / gram_total,
+            sum(w for t, w in term_w.items() if t in text) / term_total,
+        )
+        for text in lowered
+    ]
 
 
 def with_gaps(rows: Sequence[dict[str, float]]) -> list[tuple[float, ...]]:
