@@ -31,6 +31,7 @@ from server.question_profile import QuestionProfile, profile_question
 from server.retrieval import Passage
 from server.sentence_features import (
     clause_around,
+    focus_presence,
     idf_overlaps,
     length_feature,
     overlap,
@@ -228,6 +229,8 @@ class Answerer:
                         "year_missing": float(years < 1.0),
                         "has_span": float(span is not None),
                         "span_clause_terms": term_coverage(profile, clause) if clause else 0.0,
+                        "focus_in_sentence": focus_presence(profile.focus, text),
+                        "focus_in_clause": focus_presence(profile.focus, clause) if clause else 0.0,
                         "question_chars": overlap(chars, text, 1),
                         "question_bigrams": overlap(bigrams, text, 2),
                         "log_length": length_feature(text),

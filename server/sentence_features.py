@@ -28,6 +28,8 @@ FEATURES = (
     "year_missing",
     "has_span",
     "span_clause_terms",
+    "focus_in_sentence",
+    "focus_in_clause",
     "question_chars",
     "question_bigrams",
     "idf_bigrams",
@@ -71,6 +73,18 @@ def overlap(grams: frozenset[str], text: str, size: int) -> float:
     lowered = text.lower()
     found = {lowered[i : i + size] for i in range(len(lowered) - size + 1)}
     return len(grams & found) / len(grams)
+
+
+def focus_presence(focus: str | None, text: str) -> float:
+    """1 when the asked-about word (收购价, 产值) is in the text, its share of bigrams when only part is, 1 when the
+    question names none."""
+    if not focus:
+        return 1.0
+    lowered = text.lower()
+    if focus in lowered:
+        return 1.0
+    grams = {focus[i : i + 2] for i in range(len(focus) - 1)}
+    return sum(g in lowered for g in grams) / len(grams) if grams else 0.0
 
 
 def clause_around(sentence: str, start: int, end: int) -> str:

@@ -116,7 +116,13 @@ def _date(profile: QuestionProfile, sentence: str) -> tuple[int, int, ShortType,
     matches = matches or list(FULL_DATE.finditer(sentence)) or list(DATE.finditer(sentence))
     if not matches:
         return None
-    match = max(matches, key=lambda m: len(m.group()))
+    ask = _ASK.search(profile.question)
+    right = _right_anchor(profile.question[ask.end() :], sentence) if ask else None
+    if right is not None and any(m.end() <= right for m in matches):
+        # 2005年获“中国百强中学”称号 for 什么时候获“中国百强中学”称号: the date just before what the question says next.
+        match = max((m for m in matches if m.end() <= right), key=lambda m: (m.end(), len(m.group())))
+    else:
+        match = max(matches, key=lambda m: len(m.group()))
     return match.start(), match.end(), "date", date_value(match.group())
 
 
@@ -155,43 +161,69 @@ def _list(sentence: str) -> tuple[int, int, ShortType, None] | None:
 
 
 def _anchored(profile: QuestionProfile, sentence: str) -> tuple[int, int, ShortType, None] | None:
-    """What the sentence holds between the question's words around its question word (谁 / 什么 / 哪)."""
+    """What the sentence holds where the question has its question word (谁 / 什么 / 哪): the text between the last
+    sentence characters the question shares (as bigrams) before the word after the question word, and that word."""
     question = profile.question.rstrip("？?。！! ")
     ask = _ASK.search(question)
     if ask is None:
         return None
-    left_text, right_text = question[: ask.start()], question[ask.end() :]
-    left_end = _anchor_end(left_text, sentence)
-    right_start = _anchor_start(right_text, sentence, left_end or 0)
-    if left_end is None and right_start is None:
+    shared = _shared_positions(question, sentence)
+    right = _right_anchor(question[ask.end() :], sentence)
+    left_end = max((i + 1 for i in shared if right is None or i < right), default=None)
+    if left_end is None and right is None:
         return None
-    start = left_end if left_end is not None else _clause_start(sentence, right_start or 0)
-    end = right_start if right_start is not None else _clause_end(sentence, start)
-    # Trim copulas and particles the sentence puts next to the answer.
-    while start < end and sentence[start] in "是为了的：:，,在于由被将":
-        start += 1
-    while end > start and sentence[end - 1] in "的是了，,、":
-        end -= 1
-    if not 0 < end - start <= 30:
+    if left_end is None and right is not None:
+        # The question opens with its question word (在什么赛事上…): the answer is the clause before the anchor.
+        start = _clause_start(sentence, right)
+        if start >= right - 1:
+            start = _clause_start(sentence, max(0, right - 1))
+    else:
+        start = left_end if left_end is not None else 0
+    end = right if right is not None and right > start else _clause_end(sentence, start)
+    start, end = _trimmed(sentence, start, end)
+    if not 0 < end - start <= MAX_SPAN_CHARS:
         return None
     return start, end, "span", None
 
 
-def _anchor_end(text: str, sentence: str) -> int | None:
-    """End of the longest tail of `text` (two characters or more) found in the sentence."""
-    for size in range(min(len(text), 12), 1, -1):
-        at = sentence.find(text[-size:])
-        if at >= 0:
-            return at + size
-    return None
+MAX_SPAN_CHARS = 40
+_LEADING = "是为了的：:，,在于由被将即乃"
+_TRAILING = "的是了，,、：:"
 
 
-def _anchor_start(text: str, sentence: str, after: int) -> int | None:
-    for size in range(min(len(text), 12), 1, -1):
-        at = sentence.find(text[:size], after)
-        if at >= 0:
+def _shared_positions(question: str, sentence: str) -> set[int]:
+    """Sentence positions covered by a character bigram of the question."""
+    grams = {question[i : i + 2] for i in range(len(question) - 1)}
+    return {j for i in range(len(sentence) - 1) if sentence[i : i + 2] in grams for j in (i, i + 1)}
+
+
+def _right_anchor(after: str, sentence: str) -> int | None:
+    """Where the question's words after its question word start in the sentence (their first bigram found)."""
+    after = after.lstrip("的")
+    for size in range(min(len(after), 8), 1, -1):
+        if (at := sentence.find(after[:size])) >= 0:
+            return at
+    for i in range(1, min(len(after) - 1, 4)):
+        if (at := sentence.find(after[i : i + 2])) >= 0:
             return at
     return None
+
+
+def _trimmed(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Without a leading parenthesis (dates, foreign names), copulas and particles at either end."""
+    while start < end:
+        if sentence[start] in "（(":
+            close = sentence.find("）" if sentence[start] == "（" else ")", start)
+            if 0 <= close < end - 1:
+                start = close + 1
+                continue
+        if sentence[start] in _LEADING:
+            start += 1
+            continue
+        break
+    while end > start and sentence[end - 1] in _TRAILING:
+        end -= 1
+    return start, end
 
 
 def _clause_start(sentence: str, at: int) -> int:
