@@ -202,16 +202,19 @@ class Answerer:
                 years = year_agreement(profile, text, chunk.text, article.date)
                 if years == 0.0:
                     continue  # a sentence about another year never answers a question about this one
-                # Tagging runs jieba, the costliest step here: only where districts matter.
-                named = self.gazetteer.find(text) if asked or profile.expected == "place" else ()
-                # A sentence naming only other districts is about them, even inside a section on the asked one.
-                about = set(named) if named else set(chunk.districts)
-                if asked and not about & asked:
-                    continue
+                # Tagging runs jieba, the costliest step here: do it only where districts matter, and only for
+                # sentences that pass the cheap checks first.
+                named = self.gazetteer.find(text) if profile.expected == "place" else ()
                 fit = type_score(profile, text, named)
                 # A number question needs a number with a fitting unit (0.6 admits Chinese numerals, 两年), a date
                 # question a date: without one a sentence answers something else, however many words it shares.
                 if fit < MIN_TYPE_FIT.get(profile.expected, 0.0):
+                    continue
+                if asked and profile.expected != "place":
+                    named = self.gazetteer.find(text)
+                # A sentence naming only other districts is about them, even inside a section on the asked one.
+                about = set(named) if named else set(chunk.districts)
+                if asked and not about & asked:
                     continue
                 span = short_answer(profile, article.text, sentence.start, sentence.end, named)
                 terms = term_coverage(profile, text)
