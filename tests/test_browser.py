@@ -110,7 +110,7 @@ def test_ask_read_the_citation_and_open_the_article_at_the_sentence(
     cited = data["citations"][0]
 
     page.wait_for_selector("#answer a.marker", timeout=ANSWER_TIMEOUT_MS)
-    markers = page.locator("#answer a.marker").all_inner_texts()
+    markers = page.locator("#answer .answer-text a.marker").all_inner_texts()
     assert markers[0] == "[1]" and len(markers) == len(data["citations"])
     answer_text = page.inner_text("#answer .answer-text")
     assert "32万亩" in answer_text
