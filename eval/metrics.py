@@ -15,6 +15,8 @@ Definitions (also printed in every report):
 - Citation precision: share of all citations (of answers to answerable questions) whose sentence matches evidence.
 - Abstention precision/recall: over abstentions / over unanswerable questions; false abstention: share of
   answerable questions that were abstained on.
+- Short-answer EM / char F1, abstention curve: see eval/answer_metrics.py (SQuAD-style per-character F1 over
+  gold answers of at most 30 characters; the curve re-thresholds the answerer's confidence).
 - Latency: wall-clock per query inside the eval, after one untimed warm-up query per retriever; p50/p95 by linear
   interpolation. Retrieval latency is one `search(k=10)`; ask latency is `search(k=5)` plus `answer`, as /ask runs.
 """
@@ -25,6 +27,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -92,6 +95,8 @@ class AnswerOutcome:
     abstained: bool
     citation_hits: tuple[bool, ...]  # one per citation: does its sentence match evidence
     latency_ms: float  # the whole /ask path: search with the answer's k, then answering
+    short: str | None = None  # the short answer's text, if any
+    confidence: float = 0.0  # the answerer's confidence in its best sentence (0: none qualified)
 
 
 @dataclass(frozen=True)
@@ -171,14 +176,18 @@ def latency_metrics(results: Sequence[QuestionResult]) -> dict[str, float | None
     }
 
 
-def summarize(results: Sequence[QuestionResult], k: int = 10) -> dict[str, float | int | None]:
+def summarize(results: Sequence[QuestionResult], k: int = 10) -> dict[str, Any]:
+    from eval.answer_metrics import abstention_curve, short_answer_metrics
+
     return {
         "questions": len(results),
         "answerable": sum(1 for r in results if r.answerable),
         "unanswerable": sum(1 for r in results if not r.answerable),
         **retrieval_metrics(results, k),
         **answer_metrics(results),
+        **short_answer_metrics(results),
         **latency_metrics(results),
+        "abstention_curve": abstention_curve(results),
     }
 
 

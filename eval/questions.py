@@ -47,6 +47,18 @@ def _evidence(value: Any, where: str) -> dict[str | None, tuple[str, ...]]:
     return evidence
 
 
+def _keyed_by_docs(data: dict[str, Any], where: str) -> Any:
+    """`doc` (one article) or `docs` (any of several) key a plain evidence list by the articles it sits in."""
+    evidence = data["evidence"]
+    docs = data.get("docs") if data.get("docs") is not None else data.get("doc")
+    if docs is None or not isinstance(evidence, list) or not evidence:
+        return evidence
+    names = [docs] if isinstance(docs, str) else docs
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise DatasetError(f"{where}: doc must be an article id or file name, docs a non-empty list of them")
+    return {name: list(evidence) for name in names}
+
+
 def question_from_json(data: Any, where: str) -> EvalQuestion:
     if not isinstance(data, dict):
         raise DatasetError(f"{where}: expected a JSON object")
@@ -62,7 +74,7 @@ def question_from_json(data: Any, where: str) -> EvalQuestion:
     return EvalQuestion(
         id=str(data["id"]),
         question=question,
-        evidence=_evidence(data["evidence"], where),
+        evidence=_evidence(_keyed_by_docs(data, where), where),
         answer=answer,
         type=str(data.get("type") or "unknown"),
         district=data.get("district") or None,

@@ -30,6 +30,8 @@ COLUMNS = (
     ("abstention_precision", "abst P"),
     ("abstention_recall", "abst R"),
     ("false_abstention", "false abst"),
+    ("short_em", "short EM"),
+    ("short_f1", "short F1"),
     ("latency_ms_p50", "p50 ms"),
     ("latency_ms_p95", "p95 ms"),
 )
@@ -169,6 +171,7 @@ def markdown(
         f"![passage recall@k]({chart_name})" if chart_name else f"_({NO_CHART})_",
         "",
     ]
+    lines += _curve_table(summaries)
     for kind in ("type", "district"):
         if any(len(s["slices"][kind]) > 1 for s in summaries):
             lines += [f"## By {kind}", "", *_slice_table(summaries, kind), ""]
@@ -181,6 +184,25 @@ def markdown(
     definitions = (metrics.__doc__ or "").split("Definitions (also printed in every report):", 1)[-1].strip()
     lines += ["## Definitions", "", definitions, ""]
     return "\n".join(lines)
+
+
+def _curve_table(summaries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Abstention precision / recall / false abstention (hybrid, what /ask runs) over confidence thresholds."""
+    chosen = next((s for s in summaries if s["retriever"] == "hybrid"), summaries[-1])
+    curve = chosen.get("abstention_curve") or []
+    if not curve:
+        return []
+    rows = [
+        [
+            _cell(c["threshold"]),
+            _cell(c["abstention_precision"]),
+            _cell(c["abstention_recall"]),
+            _cell(c["false_abstention"]),
+        ]
+        for c in curve
+    ]
+    header = ["confidence threshold", "abst P", "abst R", "false abst"]
+    return [f"## Abstention over thresholds ({chosen['retriever']})", "", *_markdown_table(header, rows), ""]
 
 
 NO_CHART = "no recall chart: matplotlib is not installed (it comes with the dev extra: pip install -e '.[dev]')"

@@ -88,7 +88,8 @@ def _ask(retriever: Retriever, answerer: Any, question: EvalQuestion, mode: str,
     answer = answerer.answer(asked, retriever.search(asked, k=passages, mode=mode))
     latency = (time.perf_counter() - started) * 1000
     hits = tuple(matches_evidence(c.text, c.article.article_id, question.evidence) for c in answer.citations)
-    return AnswerOutcome(answer.text, bool(answer.abstained), hits, latency)
+    short = answer.short.text if answer.short is not None else None
+    return AnswerOutcome(answer.text, bool(answer.abstained), hits, latency, short, answer.confidence)
 
 
 def score_question(

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +74,7 @@ def execute(
     eval_settings: EvalSettings | None = None,
 ) -> int:
     """The command body; tests pass a fake embedder factory and settings with a temporary reports folder."""
+    from eval.article_names import name_table, resolve_names
     from eval.indexes import prepare_index
     from eval.loaders import load_dataset
     from eval.questions import DatasetError
@@ -107,10 +108,13 @@ def execute(
             print(f"indexed {index_settings.index_dir}: {built.embedded} chunks embedded", file=sys.stderr)
         shared = embedder() if loaded or embedder_factory else None
         resources = load_resources(index_settings, ServerSettings(), embedder=shared)
+        names = name_table([(a.article_id, a.path) for a in resources.index.iter_articles()])
+        dataset = replace(dataset, questions=resolve_names(dataset.questions, names))
         judgements = judge(dataset.questions, resources.index)
     except (DatasetError, FileNotFoundError) as error:
         return _fail(str(error))
-    notes = []
+    model = resources.answerer.model
+    notes = [f"answer weights: server/data/answer_model.json, sha256 {getattr(model, 'digest', 'n/a')}"]
     lost = unfindable(dataset.questions, judgements)
     if lost:
         shown = ", ".join(lost[:10]) + (" ..." if len(lost) > 10 else "")

@@ -64,6 +64,9 @@ def _print_ask(response: AskResponse) -> None:
             print("\n相关段落：")
             print(_passage_table(response.passages))
         return
+    if response.short_answer is not None:
+        short = response.short_answer
+        print(f"答：{short.text}[{short.citation}]\n")
     print(response.answer)
     if response.citations:
         print("\n引用：")

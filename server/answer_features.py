@@ -1,6 +1,6 @@
 """How well one sentence answers a profiled question: shared topic words, the asked kind of answer, the asked year.
 
-Each feature is in 0..1; the answerer weighs them (AnswerConfig) and adds the passage's retrieval cosine.
+Each feature is in 0..1; the answer model (server/answer_model.py) weighs them with the others.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ _CN_NUM = r"[一二两三四五六七八九十百千]+"
 QUANTITY = re.compile(rf"(?P<num>{_NUM}|{_CN_NUM})(?:余|多|来)?[万亿千百]*(?:余|多)?(?P<unit>{UNIT_PATTERN})")
 # Units that, without a hint from the question, more often count time than amount.
 _WEAK_UNITS = frozenset(["年", "月", "天", "次", "期", "届"])
-DATE = re.compile(r"(?:19|20)\d{2}年|\d{1,2}月(?:\d{1,2}日)?|[今去明前]年|[上下本]半年|[一二三四]季度|\d{1,2}日")
+# Any year (1562年 and 永禄5年 too: history asks about them), month, day or relative period.
+DATE = re.compile(r"\d{1,4}年|\d{1,2}月(?:\d{1,2}日)?|[今去明前]年|[上下本]半年|[一二三四]季度|\d{1,2}日")
 # Place and organisation names by their endings; a bare 区 or 市 is left out, since 农业大区 and 全市 are no places.
 _PLACE_BODY = (
     r"[\u4e00-\u9fff（）()]{2,12}?(?:新区|城区|园区|开发区|高新区|经开区|产业园|物流园|基地|中心|港|古镇|景区|公司"
@@ -107,12 +108,28 @@ def type_score(profile: QuestionProfile, sentence: str, place_names: Sequence[st
     return 0.5
 
 
-def year_agreement(profile: QuestionProfile, sentence: str, context: str) -> float:
+_RELATIVE_YEARS = {"今年": 0, "去年": -1, "前年": -2, "明年": 1}
+
+
+def stated_years(sentence: str, article_date: str | None) -> set[str]:
+    """Years a sentence states: 2019年 outright, and 今年/去年/明年 read against its article's date, when known."""
+    years = set(YEAR.findall(sentence))
+    published = YEAR.match(article_date or "")
+    if published:
+        base = int(published.group())
+        years |= {str(base + shift) for word, shift in _RELATIVE_YEARS.items() if word in sentence}
+    return years
+
+
+def year_agreement(profile: QuestionProfile, sentence: str, context: str, article_date: str | None = None) -> float:
     """1 when the asked years are stated in the sentence or its passage; 0 when the sentence states only other
-    years (2019年 for a question on 2020); 0.5 when the passage does not mention the asked years at all."""
+    years (2019年, or 去年 in an article of 2020, for a question on 2023); 0.5 when the passage does not mention
+    the asked years at all."""
     if not profile.years:
         return 1.0
-    stated = set(YEAR.findall(sentence))
+    stated = stated_years(sentence, article_date)
     if stated and not stated & profile.years:
         return 0.0
-    return 1.0 if all(y in sentence or y in context for y in profile.years) else 0.5
+    if stated & profile.years:
+        return 1.0
+    return 1.0 if all(y in context for y in profile.years) else 0.5

@@ -3,14 +3,13 @@
 The passages go to the model as one JSON array inside the user message. JSON string escaping means no article text
 can close the data block or pose as a message of its own, and the system prompt says that text inside the block is
 data, never instructions. Whatever the model returns is checked by the answerer (markers must point at a passage);
-this module only talks HTTP and reports every failure as `LlmError`.
+this module only talks HTTP (httpx, with retries and one time budget) and reports every failure as `LlmError`.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,9 +63,12 @@ class LlmClient:
     base_url: str
     model: str = "default"
     api_key: str | None = None
-    timeout_s: float = 20.0
+    timeout_s: float = 20.0  # the whole budget for one answer, retries included
     temperature: float = 0.0
     max_tokens: int = 512
+    # A refused connection, a 429 or a 5xx is retried this many times (after 0.2 s, 0.4 s): vLLM and Ollama answer
+    # 503 while loading a model. Timeouts are not retried: the budget is spent.
+    retries: int = 2
 
     @property
     def endpoint(self) -> str:
@@ -74,6 +76,8 @@ class LlmClient:
 
     def generate(self, question: str, passages: Sequence[LlmPassage]) -> str:
         """The model's answer text, markers and all; raises LlmError on any failure."""
+        import httpx  # only when an LLM is configured
+
         payload = {
             "model": self.model,
             "messages": build_messages(question, passages),
@@ -81,21 +85,33 @@ class LlmClient:
             "max_tokens": self.max_tokens,
             "stream": False,
         }
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(
-            self.endpoint, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"), headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise LlmError(f"LLM endpoint answered HTTP {exc.code}") from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise LlmError(f"LLM endpoint unreachable or timed out: {exc}") from exc
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LlmError("LLM endpoint answered with something that is not JSON") from exc
-        return _content(body)
+        deadline = time.monotonic() + self.timeout_s
+        transport = httpx.HTTPTransport(retries=self.retries)  # connection failures
+        with httpx.Client(transport=transport, headers=headers) as client:
+            for attempt in range(self.retries + 1):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise LlmError("LLM endpoint timed out")
+                try:
+                    response = client.post(self.endpoint, json=payload, timeout=left)
+                except httpx.TimeoutException as exc:
+                    raise LlmError(f"LLM endpoint timed out after {self.timeout_s} s") from exc
+                except httpx.HTTPError as exc:
+                    raise LlmError(f"LLM endpoint unreachable: {exc}") from exc
+                if response.status_code in RETRIED_STATUS and attempt < self.retries:
+                    time.sleep(min(0.2 * 2**attempt, max(0.0, deadline - time.monotonic())))
+                    continue
+                if response.status_code != 200:
+                    raise LlmError(f"LLM endpoint answered HTTP {response.status_code}")
+                try:
+                    body = response.json()
+                except ValueError as exc:
+                    raise LlmError("LLM endpoint answered with something that is not JSON") from exc
+                return _content(body)
+        raise LlmError("LLM endpoint kept failing")  # not reached: the last attempt returns or raises
+
+
+RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})

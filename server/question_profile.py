@@ -37,6 +37,9 @@ UNITS = _words(
     "平方公里 平方米 立方米 万千瓦时 千瓦时 元人民币 人民币 国家和地区 个国家 人次 班次 公里 公斤 小时 分钟 个月 GWh"
     " MW kW 美元 亩 元 吨 % ％ 家 个 人 名 位 户 辆 台 件 项 条 套 座 城 列 颗 天 年 月 倍 分 米 斤 次 张 块 所"
     " 种 类 批 只 头 株 艘 架 层 期 届 场 份 款"
+    # Measures of size, weight, age and rank that general questions (CMRC 2018) ask about.
+    " 平方千米 平方厘米 千米 厘米 毫米 英里 英尺 公顷 千克 毫克 克 毫升 升 岁 周 秒 度 ℃ 级"
+    " 页 集 话 首 章 卷 册 本 篇 部 枚 匹 根 粒 支 间 栋 吨位"
 )
 UNIT_PATTERN = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
 YEAR = re.compile(r"(?:19|20)\d{2}")
@@ -48,9 +51,9 @@ UNIT_GROUPS = tuple(
         "台 辆",
         "名 人 位 人次",
         "元 美元 人民币 元人民币",
-        "吨",
+        "吨 公斤 千克 克 毫克 斤",
         "亩 平方公里 平方米",
-        "公里 米",
+        "公里 米 千米 厘米 毫米 英里 英尺",
         "千瓦时 万千瓦时 GWh",
         "% ％ 倍",
         "班次 列 次",
@@ -108,6 +111,7 @@ class QuestionProfile:
     districts: tuple[str, ...]
     asks: int  # how many things it asks: 潼南排第几，卖到多少个国家 asks two
     terms: tuple[tuple[str, float], ...]  # topic words and their weights
+    focus: str | None = None  # the word the question word asks about: 多少[收入], [收购价]是多少
 
 
 def expected_type(question: str) -> Expected:
@@ -192,4 +196,5 @@ def profile_question(question: str, tokenizer: Any, gazetteer: Any, stopwords: f
         districts=districts,
         asks=max(1, len(_ASK_WORD.findall(question))),
         terms=tuple(terms.items()),
+        focus=focus,
     )

@@ -12,6 +12,7 @@ from indexer.manifest import check_model
 from indexer.reader import IndexView
 from indexer.settings import IndexSettings
 from indexer.sparse import SparseTokenizer, load_stopwords
+from server.answer_model import SentenceScorer
 from server.answering import Answerer
 from server.query_batching import QueryBatcher
 from server.retrieval import Retriever
@@ -30,7 +31,10 @@ class Resources:
 
 
 def load_resources(
-    index_settings: IndexSettings, server_settings: ServerSettings, embedder: Embedder | None = None
+    index_settings: IndexSettings,
+    server_settings: ServerSettings,
+    embedder: Embedder | None = None,
+    answer_model: SentenceScorer | None = None,
 ) -> Resources:
     """Load the index and the model once. A mismatched index fails here, with the fix in the message."""
     index = IndexView.open(index_settings.index_dir, nprobe=query_nprobe(index_settings))
@@ -69,7 +73,7 @@ def load_resources(
             server_settings.llm_api_key,
             server_settings.llm_timeout_s,
         )
-    answerer = Answerer.create(embedder=embedder, gazetteer=gazetteer, llm=llm)
+    answerer = Answerer.create(embedder=embedder, gazetteer=gazetteer, llm=llm, model=answer_model)
     return Resources(index, embedder, gazetteer, retriever, answerer)
 
 

@@ -209,8 +209,34 @@ class CitationOut(BaseModel):
     score: float = Field(description="How well the sentence answers the question (higher is better).")
 
 
+class ShortValueOut(BaseModel):
+    amount: float | None = Field(
+        default=None, description="The number, Chinese numerals and 万/亿 read: 四亿 is 400000000."
+    )
+    unit: str | None = Field(default=None, description="The measure word the amount carries (元, 亩, 家, %).")
+    approximate: str | None = Field(
+        default=None, description='"more than" for 多/余 (4亿多元), "about" for 来; absent when the amount is exact.'
+    )
+    date: str | None = Field(default=None, description="A date as YYYY, YYYY-MM or YYYY-MM-DD (---- for no year).")
+
+
+class ShortAnswerOut(BaseModel):
+    text: str = Field(description="The answer itself, e.g. 75亿元: verbatim, equal to the article's text[start:end].")
+    article_id: str = Field(description="The article holding it.")
+    start: int = Field(description="Start offset (characters, inclusive) into the article's text.")
+    end: int = Field(description="End offset (characters, exclusive) into the article's text.")
+    citation: int = Field(description="The [n] of the cited sentence that holds the span.")
+    type: str = Field(description="quantity, money, date, place, organisation, list, or span (an open what/who).")
+    value: ShortValueOut | None = Field(description="The normalised value, for amounts and dates; null otherwise.")
+
+
 class AskResponse(BaseModel):
     question: str = Field(description="The question as answered (whitespace stripped).")
+    short_answer: ShortAnswerOut | None = Field(
+        default=None,
+        description="The asked amount, date, place, organisation or list itself, inside the sentence of citation "
+        "`citation`; null when no span of the asked kind fits (the cited sentences are the answer then).",
+    )
     answer: str | None = Field(description="The answer with [n] citation markers, or null when the service abstains.")
     abstained: bool = Field(description="True exactly when `answer` is null: the articles hold no good answer.")
     message: str | None = Field(description="Why there is no answer (when abstained), for display to the user.")
@@ -294,6 +320,22 @@ def search_response(query: str, passages: list[Passage], took_ms: float, generat
     )
 
 
+def short_answer_out(answer: Answer) -> ShortAnswerOut | None:
+    short, n = answer.short, answer.short_citation
+    cited = next((c for c in answer.citations if c.n == n), None)
+    if short is None or cited is None:
+        return None
+    return ShortAnswerOut(
+        text=short.text,
+        article_id=cited.article.article_id,
+        start=short.start,
+        end=short.end,
+        citation=cited.n,
+        type=short.type,
+        value=ShortValueOut(**short.value) if short.value else None,
+    )
+
+
 def ask_response(question: str, answer: Answer, took_ms: float, generation: str) -> AskResponse:
     citations = [citation_out(c) for c in answer.citations]
     shown = answer.text
@@ -303,6 +345,7 @@ def ask_response(question: str, answer: Answer, took_ms: float, generation: str)
     return AskResponse(
         generation=generation,
         question=question,
+        short_answer=short_answer_out(answer),
         answer=shown,
         # Derived from `answer`, not copied from the Answer, so the contract (abstained iff null) holds by construction.
         abstained=answer.text is None,

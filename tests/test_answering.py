@@ -173,3 +173,11 @@ def test_unit_hints_accept_related_measure_words_and_rates() -> None:
     assert per_unit("门票多少钱一张？") == "张"
     assert per_unit("每月租金多少钱？") == "月"
     assert per_unit("一年产值多少？") is None
+
+
+@pytest.mark.parametrize(("published", "answered"), [("2022-05-01", False), ("2023-05-01", True)])
+def test_a_relative_year_is_read_against_the_article_date(answerer: Answerer, published: str, answered: bool) -> None:
+    text = "潼南区加快建设中国农业现代化示范区。\n今年，潼南柠檬种植面积达32万亩。\n"
+    article = Article(article_id="d", title="潼南柠檬", text=text, path="d.txt", districts=("潼南区",), date=published)
+    answer = answerer.answer("2023年潼南柠檬种植面积有多少亩？", passages_of(article, ("潼南区",)))
+    assert any("32万亩" in c.text for c in answer.citations) == answered

@@ -110,12 +110,19 @@ def test_ask_read_the_citation_and_open_the_article_at_the_sentence(
     cited = data["citations"][0]
 
     page.wait_for_selector("#answer a.marker", timeout=ANSWER_TIMEOUT_MS)
-    markers = page.locator("#answer a.marker").all_inner_texts()
+    markers = page.locator("#answer .answer-text a.marker").all_inner_texts()
     assert markers[0] == "[1]" and len(markers) == len(data["citations"])
     answer_text = page.inner_text("#answer .answer-text")
     assert "32万亩" in answer_text
     # The citation card shows the passage with exactly the cited sentence highlighted.
     assert page.inner_text("#cite-1 mark") == cited["text"]
+    # The short answer comes first, and is bold inside its highlighted sentence.
+    short = data["short_answer"]
+    assert short is not None and short["text"] == "32万亩", short
+    assert page.inner_text("#short-answer").startswith(short["text"])
+    first = page.evaluate("document.querySelector('#answer').firstElementChild.nextElementSibling.id")
+    assert first == "short-answer", "the short answer is shown before the cited sentences"
+    assert page.inner_text(f"#cite-{short['citation']} mark strong.short-span") == short["text"]
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
 
     page.click("#answer a.marker >> nth=0")

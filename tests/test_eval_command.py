@@ -323,3 +323,38 @@ def test_eval_without_matplotlib_writes_the_report_and_notes_the_missing_chart(
     reports = workspace.scratch / "reports"
     assert "matplotlib is not installed" in (reports / "questions.md").read_text(encoding="utf-8")
     assert not list(reports.glob("*.png"))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"evidence": {"tongnan.txt": ["年产值达75亿元。"]}},
+        {"evidence": {"tongnan": ["年产值达75亿元。"]}},
+        {"doc": "tongnan.txt", "evidence": ["年产值达75亿元。"]},
+        {"docs": ["jiangjin", "tongnan.txt"], "evidence": ["年产值达75亿元。"]},
+    ],
+    ids=["evidence-file-name", "evidence-stem", "doc", "docs"],
+)
+def test_gold_files_may_name_articles_by_file_name(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str], record: dict[str, Any]
+) -> None:
+    path = workspace.scratch / "named.jsonl"
+    question = {"id": "n1", "question": "潼南柠檬产业年产值多少？", "answer": "75亿元", "type": "number", **record}
+    path.write_text(json.dumps(question, ensure_ascii=False) + "\n", encoding="utf-8")
+    code, out, err = run_eval(workspace, capsys, "--dataset", str(path), "--retriever", "bm25", "--json", "--no-report")
+    assert code == 0, err
+    result = last_json(out)
+    assert result["recall@5"] == 1.0 and result["article_recall@5"] == 1.0
+
+
+def test_the_eval_reports_short_answers_and_the_abstention_curve(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_eval(workspace, capsys, "--dataset", str(workspace.questions), "--retriever", "hybrid", "--json")
+    assert code == 0
+    result = last_json(out)
+    assert result["short_graded"] >= 1 and 0.0 <= result["short_f1"] <= 1.0
+    thresholds = [point["threshold"] for point in result["abstention_curve"]]
+    assert thresholds == sorted(thresholds) and thresholds[0] == 0.0
+    report = next((workspace.scratch / "reports").glob("*.md")).read_text("utf-8")
+    assert "## Abstention over thresholds (hybrid)" in report and "answer weights:" in report

@@ -228,8 +228,12 @@ class TestBenchmarkAdapters:
     def test_the_district_policies_tuning_set_is_whole_and_verbatim(self) -> None:
         dataset = load_dataset("district-policies", EvalSettings())
         texts = {d.id: d.text for d in dataset.corpus}
-        assert len(texts) == 120 and len(dataset.questions) == 360
-        for question in dataset.questions:
+        answerable = [q for q in dataset.questions if q.answerable]
+        near_misses = [q for q in dataset.questions if not q.answerable]
+        assert len(texts) == 120 and len(answerable) == 360 and len(near_misses) >= 12
+        # Near misses: the topic is in the corpus, the asked fact is not; they carry no answer.
+        assert all(q.answer is None and q.id.startswith("dpn-") for q in near_misses)
+        for question in answerable:
             assert question.district and question.answer
             for article, items in question.evidence.items():
                 assert all(e in texts[article] for e in items), question.id

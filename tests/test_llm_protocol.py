@@ -112,14 +112,70 @@ def test_valid_citations_are_kept_as_verbatim_sentences(
     assert script.requests[0]["path"] == "/v1/chat/completions"
 
 
-def test_a_marker_pointing_at_no_passage_is_dropped(
+def test_a_claim_whose_marker_points_at_no_passage_is_dropped_with_it(
     endpoint: tuple[str, Script], gazetteer: Gazetteer, passages: list[Passage]
 ) -> None:
     base, script = endpoint
     script.content = "年产值达75亿元[2]，另有一个说法[7]。"
     answer = answerer_for(base, gazetteer).answer(QUESTION, passages)
-    assert answer.text == "年产值达75亿元[1]，另有一个说法。"
+    assert answer.text == "年产值达75亿元[1]。"
     assert [c.n for c in answer.citations] == [1]
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["柠檬产业年产值达75亿元[2]。另有说法称产值超过百亿。", "柠檬产业年产值达75亿元[2]。产值还在增长[x]。"],
+    ids=["no-marker", "malformed-marker"],
+)
+def test_a_sentence_without_a_valid_marker_is_dropped(
+    endpoint: tuple[str, Script], gazetteer: Gazetteer, passages: list[Passage], content: str
+) -> None:
+    base, script = endpoint
+    script.content = content
+    answer = answerer_for(base, gazetteer).answer(QUESTION, passages)
+    assert answer.text == "柠檬产业年产值达75亿元[1]。"
+
+
+def test_a_claim_citing_a_passage_that_does_not_support_it_is_dropped(
+    endpoint: tuple[str, Script], gazetteer: Gazetteer, passages: list[Passage]
+) -> None:
+    base, script = endpoint
+    # Passage 1 is about the planted area; the output figure is in passage 2.
+    script.content = "潼南柠檬产业年产值达75亿元[1]，种植面积达32万亩[1]。"
+    answer = answerer_for(base, gazetteer).answer(QUESTION, passages)
+    assert answer.text == "种植面积达32万亩[1]。"
+    assert "32万亩" in answer.citations[0].text
+
+
+def test_when_every_claim_cites_the_wrong_passage_the_extractive_answer_is_returned(
+    endpoint: tuple[str, Script], gazetteer: Gazetteer, passages: list[Passage]
+) -> None:
+    base, script = endpoint
+    script.content = "潼南柠檬产业年产值达75亿元[1]。柠檬远销30个国家和地区[3]。"
+    answer = answerer_for(base, gazetteer).answer(QUESTION, passages)
+    assert len(script.requests) == 1
+    assert answer.text == extractive(gazetteer, passages)
+    assert answer.short is not None and answer.short.text == "75亿元"
+
+
+def test_the_short_answer_survives_when_the_llm_cites_its_sentence(
+    endpoint: tuple[str, Script], gazetteer: Gazetteer, passages: list[Passage]
+) -> None:
+    base, script = endpoint
+    script.content = "种植面积达32万亩[1]，年产值达75亿元[2]。"
+    answer = answerer_for(base, gazetteer).answer(QUESTION, passages)
+    assert answer.short is not None and answer.short.text == "75亿元"
+    cited = answer.citations[answer.short_citation - 1]
+    assert cited.start <= answer.short.start < answer.short.end <= cited.end
+
+
+def test_an_abstention_is_decided_before_any_llm_call(
+    endpoint: tuple[str, Script], gazetteer: Gazetteer, passages: list[Passage]
+) -> None:
+    base, script = endpoint
+    script.content = "潼南2021年在悦来举办了柠檬文化节[2]。"
+    answer = answerer_for(base, gazetteer).answer("潼南2021年在哪里举办的柠檬文化节？", passages)
+    assert answer.abstained and script.requests == []
 
 
 @pytest.mark.parametrize("content", ["资料中未找到与该问题直接相关的内容", "产值很高[0][12]。"])
