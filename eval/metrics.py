@@ -8,7 +8,8 @@ Definitions (also printed in every report):
 - Recall@k: share of answerable questions with at least one hit in the top k (evidence strings of one question are
   alternatives, any one counts). MRR@10: mean of 1/rank of the first hit in the top 10 (0 when none).
 - nDCG@10: binary gain, DCG = sum over ranks i <= 10 of hit_i / log2(i + 1); the ideal DCG puts R hits at the top,
-  R = number of passages in the whole index that are hits (the judged-relevant set, capped at 10), as in trec_eval.
+  R = number of passages in the whole index that are hits (the judged-relevant set, capped at 10), as in trec_eval;
+  copies of one text (a reprint group found when indexing) count once, since results show each text once.
 - Article Recall@k: share of answerable questions where a top-k passage comes from an article that holds evidence.
 - Answer accuracy: share of answerable questions with a gold answer whose answer (citation markers removed)
   contains the gold answer, whitespace ignored; an abstention is wrong.

@@ -65,11 +65,14 @@ def judge(questions: Sequence[EvalQuestion], index: IndexView) -> dict[str, Judg
         articles = frozenset(
             a for a in _candidate_articles(question, texts) if matches_evidence(texts[a].text, a, question.evidence)
         )
-        relevant = sum(
-            1
-            for a in articles
-            for row in rows_by_article.get(a, ())
-            if matches_evidence(chunks[row].text, a, question.evidence)
+        # Copies of one text (a reprint group, indexer.reprints) count once: results show each text once.
+        relevant = len(
+            {
+                chunks[row].reprint_of or chunks[row].chunk_id
+                for a in articles
+                for row in rows_by_article.get(a, ())
+                if matches_evidence(chunks[row].text, a, question.evidence)
+            }
         )
         judgements[question.id] = Judgements(articles, relevant)
     return judgements
