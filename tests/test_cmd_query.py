@@ -101,7 +101,7 @@ def test_search_table_lists_each_passage(
     assert "潼南区" in "\n".join(lines[1:4])
 
 
-def test_ask_prints_the_answer_then_its_citations(
+def test_ask_prints_the_short_answer_then_the_answer_then_its_citations(
     fake_index: Path, fake_model: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["ask", "潼南的柠檬种植面积有多少？", "--index-dir", str(fake_index)]) == 0
@@ -111,6 +111,8 @@ def test_ask_prints_the_answer_then_its_citations(
     if answer["abstained"]:
         assert out.startswith(answer["message"])
     else:
-        assert out.startswith(answer["answer"])
+        short = answer["short_answer"]
+        first = f"答：{short['text']}[{short['citation']}]\n\n" if short else ""
+        assert out.startswith(first + answer["answer"])
         for citation in answer["citations"]:
             assert f"[{citation['n']}] {citation['title']}" in out and citation["text"] in out
