@@ -133,6 +133,18 @@ class IndexView:
         """Each row's reprint group (indexer.reprints): rows of one group hold the same text."""
         return self._per_row(rows, Segment.reprint_groups)
 
+    def reprint_members(self, groups: Sequence[str]) -> dict[str, list[int]]:
+        """Live rows of each reprint group (indexer.reprint_rows), in index order."""
+        from indexer.reprint_rows import group_members
+
+        return group_members(self, groups)
+
+    def row_days(self, rows: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(first, last) day of each dated row's article (indexer.date_rows); undated rows are left out."""
+        from indexer.date_rows import row_days
+
+        return row_days(self, rows)
+
     def article_numbers(self, rows: Sequence[int]) -> dict[int, int]:
         """Global article number of each row: what the fusion's article term groups passages by."""
         found: dict[int, int] = {}

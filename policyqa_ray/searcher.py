@@ -20,7 +20,9 @@ from indexer.records import Article, Chunk
 from indexer.store import Lease
 from policyqa_ray.group import Layout, ShardGroup
 from policyqa_ray.shard import Scored, ShardCandidates, ShardQuery
+from server.question_time import QuestionTime, question_time
 from server.retrieval import Candidates, Mode, Passage, Retriever
+from server.time_filter import DateRange
 
 
 def merge_top(lists: Sequence[Scored], n: int) -> dict[int, float]:
@@ -33,7 +35,9 @@ def merge_top(lists: Sequence[Scored], n: int) -> dict[int, float]:
     return {row: score for score, row in found[:n]}
 
 
-def merge_candidates(query: str, q: ShardQuery, results: Sequence[ShardCandidates], mode: Mode) -> Candidates:
+def merge_candidates(
+    query: str, q: ShardQuery, results: Sequence[ShardCandidates], mode: Mode, asked: QuestionTime
+) -> Candidates:
     dense = merge_top([s for r in results for s in r.dense], q.n)
     sparse = merge_top([s for r in results for s in r.sparse], q.n)
     if q.complete and q.vector is not None and q.sparse:
@@ -43,7 +47,7 @@ def merge_candidates(query: str, q: ShardQuery, results: Sequence[ShardCandidate
         sparse.update((row, bm25_of[row]) for row in sorted(dense.keys() - sparse.keys()) if row in bm25_of)
         dense.update((row, cosine_of[row]) for row in sorted(sparse.keys() - dense.keys()))
     articles = merge_top([s for r in results for s in r.articles], q.n) if q.with_articles else {}
-    return Candidates(query, q.vector, dense, sparse, q.named, articles)
+    return Candidates(query, q.vector, dense, sparse, q.named, articles, asked)
 
 
 class CandidateView:
@@ -68,7 +72,32 @@ class CandidateView:
         return self.group.gather(refs)
 
     def article_numbers(self, rows: Sequence[int]) -> dict[int, int]:
-        return {int(row): self.article_of[int(row)] for row in rows}
+        rows = [int(row) for row in rows]
+        missing = [row for row in rows if row not in self.article_of]
+        if missing:  # rows that were not candidates, e.g. other copies of a reprinted passage
+            for part in self._fan("article_numbers", missing):
+                self.article_of.update(part)  # type: ignore[call-overload]
+        return {row: self.article_of[row] for row in rows}
+
+    def reprint_groups(self, rows: Sequence[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for part in self._fan("reprint_groups", [int(row) for row in rows]):
+            found.update(part)  # type: ignore[call-overload]
+        return found
+
+    def row_days(self, rows: Sequence[int]) -> dict[int, tuple[int, int]]:
+        found: dict[int, tuple[int, int]] = {}
+        for part in self._fan("row_days", [int(row) for row in rows]):
+            found.update(part)  # type: ignore[call-overload]
+        return found
+
+    def reprint_members(self, groups: Sequence[str]) -> dict[str, list[int]]:
+        # Every shard: the copies of a passage may sit in any segment.
+        found: dict[str, set[int]] = {}
+        for part in self.group.call("reprint_members", self.layout.generation, list(groups)):
+            for group, rows in part.items():
+                found.setdefault(group, set()).update(rows)
+        return {group: sorted(rows) for group, rows in found.items()}
 
     def rows_in_district(self, rows: Sequence[int], district: str) -> set[int]:
         tagged = self.tagged.get(district, set())
@@ -159,7 +188,12 @@ class ShardedRetriever:
         return self.local.resolve_district(district)
 
     def candidates(
-        self, query: str, district: str | None = None, mode: Mode = "hybrid", prefetch: int = 10
+        self,
+        query: str,
+        district: str | None = None,
+        mode: Mode = "hybrid",
+        prefetch: int = 10,
+        dates: DateRange | None = None,
     ) -> tuple[Candidates, CandidateView]:
         local, layout = self.local, self.layout
         hard = local.resolve_district(district)
@@ -193,10 +227,28 @@ class ShardedRetriever:
             with_articles=mode in ("fused", "hybrid") and bool(local.config.article_weight),
             n=local.config.candidates,
             prefetch=prefetch,
+            dates=_ordinals(dates),
         )
         results: list[ShardCandidates] = self.group.call("candidates", q)
-        return merge_candidates(query, q, results, mode), CandidateView(self.group, layout, results)
+        asked = question_time(query, local.config.today) if mode == "hybrid" else QuestionTime()
+        return merge_candidates(query, q, results, mode, asked), CandidateView(self.group, layout, results)
 
-    def search(self, query: str, k: int = 10, district: str | None = None, mode: Mode = "hybrid") -> list[Passage]:
-        found, view = self.candidates(query, district, mode, prefetch=k)
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        district: str | None = None,
+        mode: Mode = "hybrid",
+        dates: DateRange | None = None,
+    ) -> list[Passage]:
+        found, view = self.candidates(query, district, mode, prefetch=k, dates=dates)
         return replace(self.local, index=view).rank(found, k, mode)  # type: ignore[arg-type]
+
+
+def _ordinals(dates: DateRange | None) -> tuple[int | None, int | None, bool] | None:
+    """The date filter as the shards apply it (server.time_filter.DateRange.masks, in ordinals)."""
+    if dates is None or not dates.active:
+        return None
+    first = dates.first.toordinal() if dates.first else None
+    last = dates.last.toordinal() if dates.last else None
+    return first, last, dates.include_undated

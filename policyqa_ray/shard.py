@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from indexer.bm25 import CorpusBm25, CorpusStats
+from indexer.date_rows import date_masks
 from indexer.manifest import Manifest
 from indexer.reader import IndexView, SparseScores, top_positive
 from indexer.records import Article, Chunk
 from indexer.segment import Segment, SegmentMeta
 from indexer.sparse import SparseSettings
 from indexer.store import IndexNotFoundError, Lease, manifest_path, segment_dir
+from server.time_filter import both
 
 Scored = tuple[int, list[int], list[float]]  # (segment position in the generation, global ids, scores)
 
@@ -66,6 +68,8 @@ class ShardQuery:
     with_articles: bool
     n: int
     prefetch: int = 10  # chunks of this many best dense and BM25 rows come back with the candidates
+    # The date filter as (first day, last day, include undated): proleptic ordinals, None: open (server.time_filter).
+    dates: tuple[int | None, int | None, bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ class ShardView:
         generation order and cuts, which gives the single-node lists, ties included."""
         view = self.index
         allowed = view.district_masks(q.district) if q.district else None
+        if q.dates is not None:
+            allowed = both(allowed, date_masks(view, *q.dates))
         dense: list[Scored] = []
         if q.vector is not None:
             masks = allowed if allowed is not None else view.live
@@ -251,3 +257,16 @@ class ShardActor:
 
     def cosines(self, generation: str, rows: list[int], vector: np.ndarray) -> dict[int, float]:
         return self.state.view(generation).index.cosines(rows, vector)
+
+    def article_numbers(self, generation: str, rows: list[int]) -> dict[int, int]:
+        return self.state.view(generation).index.article_numbers(rows)
+
+    def reprint_groups(self, generation: str, rows: list[int]) -> dict[int, str]:
+        return self.state.view(generation).index.reprint_groups(rows)
+
+    def row_days(self, generation: str, rows: list[int]) -> dict[int, tuple[int, int]]:
+        return self.state.view(generation).index.row_days(rows)
+
+    def reprint_members(self, generation: str, groups: list[str]) -> dict[str, list[int]]:
+        """Rows of these reprint groups in this shard's segments (copies may sit in any shard)."""
+        return self.state.view(generation).index.reprint_members(groups)

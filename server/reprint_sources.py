@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from indexer.reader import IndexView
 from indexer.records import Article, Chunk
-from indexer.reprint_rows import group_members
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ def reprints_of(
     article_of: Callable[[int], Article],
 ) -> dict[int, tuple[Reprint, ...]]:
     """For each row of `top` with copies in other articles: those copies. `groups`: each top row's group."""
-    members = group_members(index, sorted({groups[row] for row in top}))
+    members = index.reprint_members(sorted({groups[row] for row in top}))
     rows = sorted({r for row in top for r in members.get(groups[row], ()) if r != row})
     if not rows:
         return {}

@@ -14,7 +14,6 @@ from typing import Literal
 
 import numpy as np
 
-from indexer.date_rows import row_days
 from indexer.districts import Gazetteer
 from indexer.embedding import Embedder
 from indexer.reader import IndexView, RowMasks, SparseScores
@@ -212,7 +211,7 @@ class Retriever:
                 fused[row] *= self.config.district_boost
         texts = _ChunkCache(self.index)
         if found.asked.period is not None or found.asked.recent:
-            adjust(fused, found.asked, row_days(self.index, list(fused)), texts.text, self.config.time)
+            adjust(fused, found.asked, self.index.row_days(list(fused)), texts.text, self.config.time)
         ranked = sorted(fused, key=lambda r: -fused[r])
         # Reranking and two-district coverage reorder a deeper list than the k finally returned.
         deep = self.reranker is not None or len(found.named) >= 2

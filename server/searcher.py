@@ -9,6 +9,7 @@ from typing import Protocol
 from indexer.manifest import Manifest
 from indexer.records import Article
 from server.retrieval import Mode, Passage
+from server.time_filter import DateRange
 
 
 class SearchUnavailableError(RuntimeError):
@@ -19,7 +20,14 @@ class SearchUnavailableError(RuntimeError):
 class Searcher(Protocol):
     def resolve_district(self, district: str | None) -> str | None: ...
 
-    def search(self, query: str, k: int = 10, district: str | None = None, mode: Mode = "hybrid") -> list[Passage]: ...
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        district: str | None = None,
+        mode: Mode = "hybrid",
+        dates: DateRange | None = None,
+    ) -> list[Passage]: ...
 
 
 class IndexHandle(Protocol):

@@ -5,6 +5,7 @@ The real cluster is exercised in tests/test_ray_cluster.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,11 +20,26 @@ from policyqa_ray.group import ShardGroup
 from policyqa_ray.searcher import ShardedRetriever
 from policyqa_ray.shard import ShardActor, assign
 from server.retrieval import MODES, Retriever
+from server.time_filter import DateRange
 from tests.fakes import FakeEmbedder
 from tests.samples import CHENGKOU, SEED_CORPUS, SHIZHU
 from tests.test_segments import settings_for, tokenizer  # noqa: F401  (fixture)
 
-QUERIES = ["潼南的柠檬产业一年产值多少？", "可膨胀微球", "城口老腊肉年产量", "石柱黄连种植面积", "重庆 区县 发展 产业"]
+QUERIES = [
+    "潼南的柠檬产业一年产值多少？",
+    "可膨胀微球",
+    "城口老腊肉年产量",
+    "石柱黄连种植面积",
+    "重庆 区县 发展 产业",
+    "2020年潼南柠檬产值",  # a year in the question: time ranking reads the rows' dates from the shards
+    "最新的江津花椒政策",  # recency
+]
+# Date filters are applied on the shards; reprint groups and their other copies are looked up across shards.
+RANGES = [
+    DateRange(dt.date(2020, 1, 1), dt.date(2020, 12, 31)),
+    DateRange(None, dt.date(2021, 6, 30), include_undated=True),
+    DateRange(dt.date(2019, 1, 1), None),
+]
 
 
 class _FakeRemoteMethod:
@@ -85,15 +101,26 @@ def test_any_number_of_shards_ranks_exactly_like_one_node(segmented: Path, shard
             assert layout.passages.documents == sum(int((m is None and s.meta.rows) or m.sum())
                                                     for s, m in zip(view.segments, view.live, strict=True))  # fmt: skip
             sharded = ShardedRetriever(local, group, layout)
+            filtered: set[int] = set()
             for query in QUERIES:
                 for mode in MODES:
-                    expected = [(p.row_id, p.score, p.chunk, p.article) for p in local.search(query, k=10, mode=mode)]
-                    got = [(p.row_id, p.score, p.chunk, p.article) for p in sharded.search(query, k=10, mode=mode)]
+                    expected = [
+                        (p.row_id, p.score, p.chunk, p.article, p.reprints) for p in local.search(query, 10, mode=mode)
+                    ]
+                    got = [
+                        (p.row_id, p.score, p.chunk, p.article, p.reprints)
+                        for p in sharded.search(query, 10, mode=mode)
+                    ]
                     assert got == expected, (query, mode)
+                for dates in RANGES:
+                    expected = [(p.row_id, p.score) for p in local.search(query, dates=dates)]
+                    assert [(p.row_id, p.score) for p in sharded.search(query, dates=dates)] == expected, dates
+                    filtered.add(len(expected))
                 assert [p.row_id for p in sharded.search(query, district="潼南区")] == [
                     p.row_id for p in local.search(query, district="潼南区")
                 ]
             assert sharded.search("潼南柠檬", k=1)[0].article.article_id == "000_15adcedcf932199a"
+            assert len(filtered) > 1, "the date ranges filter nothing: the test corpus needs dated articles"
         finally:
             lease.release()
 
