@@ -122,9 +122,9 @@ def stated_years(sentence: str, article_date: str | None) -> set[str]:
 
 
 def year_agreement(profile: QuestionProfile, sentence: str, context: str, article_date: str | None = None) -> float:
-    """1 when the asked years are stated in the sentence or its passage; 0 when the sentence states only other
-    years (2019年, or 去年 in an article of 2020, for a question on 2023); 0.5 when the passage does not mention
-    the asked years at all."""
+    """1 when the asked years are stated in the sentence or its passage, or the passage names no year and its
+    article is dated in the asked year; 0 when the sentence states only other years (2019年, or 去年 in an article
+    of 2020, for a question on 2023); 0.5 otherwise."""
     if not profile.years:
         return 1.0
     stated = stated_years(sentence, article_date)
@@ -132,4 +132,9 @@ def year_agreement(profile: QuestionProfile, sentence: str, context: str, articl
         return 0.0
     if stated & profile.years:
         return 1.0
-    return 1.0 if all(y in context for y in profile.years) else 0.5
+    if all(y in context for y in profile.years):
+        return 1.0
+    # Nothing in the passage names a year: an article dated in the asked year speaks of that year.
+    published = YEAR.match(article_date or "")
+    dated = published is not None and published.group() in profile.years and not YEAR.search(context)
+    return 1.0 if dated else 0.5
