@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=None, help="district-policies documents (default: all 120)")
     parser.add_argument("--address", help="a running cluster (default: start a two-node one on loopback)")
     parser.add_argument("--json", action="store_true", help="only the JSON line")
+    parser.add_argument("--fanout-only", action="store_true", help="only the fan-out latency")
     args = parser.parse_args()
     from ray_equivalence import build_parts, latency
 
@@ -105,6 +106,10 @@ def main() -> None:
         connect(address, "policyqa-bench")
         work = Path(tempfile.mkdtemp(prefix="pq-bench-ray-"))
         stack.callback(shutil.rmtree, work, True)
+        if args.fanout_only:
+            fanout = _fanout(work, build_parts, latency)
+            print(json.dumps({"fanout": fanout}))
+            return
         corpus = _corpus(work, args.docs)
         local = index_local(corpus, work / "local")
         ray1 = index_ray(corpus, work / "ray1", "auto", 1)

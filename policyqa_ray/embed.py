@@ -137,7 +137,11 @@ def index_on_cluster(
     *,
     rebuild: bool = False,
     progress: Progress | None = None,
+    identity: Embedder | None = None,
 ) -> BuildReport:
-    """`policyqa index --ray ADDRESS`: the local indexing run with its embedding done by the cluster."""
+    """`policyqa index --ray ADDRESS`: the local indexing run with its embedding done by the cluster. The model's
+    identity for the manifest comes from `identity` when the caller has the model loaded, else from one cluster
+    task that loads it (the driver needs no model)."""
     embedding = ClusterEmbedding(settings, ray_settings)
-    return build_index(paths, settings, embedding.load_identity, rebuild=rebuild, progress=progress, embed=embedding)
+    factory = embedding.load_identity if identity is None else (lambda: identity)
+    return build_index(paths, settings, factory, rebuild=rebuild, progress=progress, embed=embedding)

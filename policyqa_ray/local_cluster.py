@@ -106,14 +106,14 @@ class LocalCluster:
         started = [p.pid for p in self.processes]
         workers = _descendants(started)
         self.stopped = [*started, *workers]
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        for sig, wait_s in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):
             for group in reversed(started):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(group, sig)
             for pid in workers:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + wait_s
             while time.monotonic() < deadline and any(_alive(pid) for pid in [*started, *workers]):
                 time.sleep(0.2)
         for process in self.processes:

@@ -51,14 +51,14 @@ class ClusterIndex:
     local_dir: Path  # the same two runs, embedded in this process
 
 
-def _ray_index(source: Path, index_dir: Path) -> Any:
+def _ray_index(source: Path, index_dir: Path, identity: Any) -> Any:
     from indexer.settings import IndexSettings
     from policyqa_ray.embed import index_on_cluster
     from policyqa_ray.settings import RaySettings
 
     # Two actors of one CPU each: the scheduler puts one on each node.
     settings = RaySettings(address="auto", actors=2, actor_cpus=1)
-    return index_on_cluster([source], IndexSettings(index_dir=index_dir), settings)
+    return index_on_cluster([source], IndexSettings(index_dir=index_dir), settings, identity=identity)
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +74,11 @@ def cluster_index(cluster: Any, tmp_path_factory: pytest.TempPathFactory, real_e
     files = sorted(SEED_CORPUS.iterdir())
     for file in files[:3]:
         shutil.copy(file, source / file.name)
-    first = _ray_index(source, root / "index")
+    first = _ray_index(source, root / "index", real_embedder)
     build_index([source], IndexSettings(index_dir=root / "local"), lambda: real_embedder)
     for file in files[3:]:
         shutil.copy(file, source / file.name)
-    second = _ray_index(source, root / "index")
+    second = _ray_index(source, root / "index", real_embedder)
     build_index([source], IndexSettings(index_dir=root / "local"), lambda: real_embedder)
     return ClusterIndex(source, root / "index", first, second, root / "local")
 
@@ -158,14 +158,14 @@ def test_two_shards_rank_like_one_node(
 
     retriever = sharded.current.retriever
     assert len(set(retriever.layout.owners)) == 2  # both shards hold a segment
-    questions = _questions()
+    questions = _questions()[::3]  # every question is compared by bench/ray_equivalence.py; a third here
     same = sum(
         [p.row_id for p in retriever.search(q)] == [p.row_id for p in single_node.retriever.search(q)]
         for q in questions
     )
     assert same >= 0.99 * len(questions), f"{same}/{len(questions)} identical top-10"
     for mode in ("bm25", "dense", "fused"):
-        for q in questions[:20]:
+        for q in questions[:10]:
             assert [p.row_id for p in retriever.search(q, mode=mode)] == [
                 p.row_id for p in single_node.retriever.search(q, mode=mode)
             ]
@@ -242,13 +242,17 @@ def test_http_api_and_a_killed_shard(sharded: Any, single_node: Any) -> None:
         print(f"shard killed: {statuses.count(503)} responses 503, first complete answer after {recovered:.1f} s")
 
 
-def test_a_new_generation_reaches_every_shard(sharded: Any, cluster_index: ClusterIndex) -> None:
-    from indexer.store import current_generation
+def test_a_new_generation_reaches_every_shard(sharded: Any, cluster_index: ClusterIndex, real_embedder: Any) -> None:
+    from indexer.build import build_index
+    from indexer.settings import IndexSettings
 
     old = sharded.current.index.generation
     (cluster_index.source / "qianjiang.md").write_text(NEW_ARTICLE, encoding="utf-8")
-    report = _ray_index(cluster_index.source, cluster_index.index_dir)
-    assert report.embedded > 0 and current_generation(cluster_index.index_dir) != old
+    # Published by a local run this time (the cluster runs are tested above): the shards follow CURRENT either way.
+    report = build_index(
+        [cluster_index.source], IndexSettings(index_dir=cluster_index.index_dir), lambda: real_embedder
+    )
+    assert report.embedded > 0 and report.generation != old
     with _client(sharded) as client:
         assert client.post("/admin/reload").json()["generation"] == report.generation
         found = client.post("/search", json={"query": NEW_QUERY, "k": 3}).json()
