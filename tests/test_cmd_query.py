@@ -49,6 +49,8 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
         (["search", "潼南", "-k", "51"], "-k"),
         (["ask", ""], "question"),
         (["ask", "潼南", "-k", "99"], "-k"),
+        (["search", "潼南", "--date-from", "2024-13-01"], "--date-from"),
+        (["ask", "潼南", "--date-from", "2024-02-01", "--date-to", "2023-01-01"], "after date_to"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_before_loading_anything(
@@ -89,6 +91,17 @@ def test_json_output_is_the_server_response(
     served = TestClient(create_app(resources=resources)).post(path, json=body).json()
     assert printed.pop("took_ms") >= 0 and served.pop("took_ms") >= 0
     assert printed == served
+
+
+def test_date_range_flags_filter_like_the_api(
+    fake_index: Path, fake_model: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The seed articles have no year: a range leaves nothing, unless undated articles are asked for.
+    argv = ["search", "潼南的柠檬", "--json", "--date-from", "2020-01-01", "--index-dir", str(fake_index)]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == []
+    assert main([*argv, "--include-undated"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"]
 
 
 def test_search_table_lists_each_passage(
