@@ -62,4 +62,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
         return 0
 
+    if getattr(args, "ray", None):
+        from policyqa_ray.cluster import RayUnavailableError
+
+        return guarded(work, RayUnavailableError)
     return guarded(work)

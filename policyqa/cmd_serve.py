@@ -124,4 +124,8 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.run(app, host=server_settings.host, port=server_settings.port, log_config=None, access_log=False)
         return 0
 
+    if getattr(args, "ray", None):
+        from policyqa_ray.cluster import RayUnavailableError
+
+        return guarded(work, RayUnavailableError)
     return guarded(work)

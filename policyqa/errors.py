@@ -8,13 +8,14 @@ from collections.abc import Callable
 from indexer.manifest import IndexMismatchError
 from indexer.store import IndexLockedError, IndexNotFoundError
 
-USER_ERRORS = (IndexMismatchError, IndexLockedError, IndexNotFoundError)
+USER_ERRORS: tuple[type[Exception], ...] = (IndexMismatchError, IndexLockedError, IndexNotFoundError)
 
 
-def guarded(run: Callable[[], int]) -> int:
+def guarded(run: Callable[[], int], *more: type[Exception]) -> int:
+    """`more`: further errors the user can fix, e.g. the Ray engine's (only a --ray run knows them)."""
     try:
         return run()
-    except USER_ERRORS as error:
+    except (*USER_ERRORS, *more) as error:
         print(f"policyqa: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
