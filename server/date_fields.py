@@ -5,17 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field
 
 from server.time_filter import DateRange
 
 
-def _blank_is_none(value: Any) -> Any:
-    # A page's empty date input sends "": no bound rather than an invalid date.
-    return None if value == "" else value
+def _text_only(value: Any) -> Any:
+    # The schema says an ISO date string; pydantic alone would also take a number as a Unix timestamp.
+    if value is not None and not isinstance(value, str | dt.date):
+        raise ValueError(f"must be an ISO 8601 date such as 2023-01-01, not {type(value).__name__}")
+    return value
 
 
-OptionalDate = Annotated[dt.date | None, BeforeValidator(_blank_is_none)]
+OptionalDate = Annotated[dt.date | None, BeforeValidator(_text_only)]
 
 
 class DateFilterFields(BaseModel):
@@ -26,19 +28,16 @@ class DateFilterFields(BaseModel):
         examples=["2023-01-01"],
     )
     date_to: OptionalDate = Field(
-        None, description="Only passages of articles dated on or before this day (ISO 8601).", examples=["2023-12-31"]
+        None,
+        description="Only passages of articles dated on or before this day (ISO 8601). A date_to before date_from "
+        "is an empty range: no passages.",
+        examples=["2023-12-31"],
     )
     include_undated: bool = Field(
         False,
         strict=True,
         description="With date_from or date_to: also passages of articles whose date (or its year) is unknown.",
     )
-
-    @model_validator(mode="after")
-    def _ordered(self) -> DateFilterFields:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"date_from {self.date_from} is after date_to {self.date_to}")
-        return self
 
     def date_range(self) -> DateRange | None:
         if self.date_from is None and self.date_to is None:

@@ -50,7 +50,6 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
         (["ask", ""], "question"),
         (["ask", "潼南", "-k", "99"], "-k"),
         (["search", "潼南", "--date-from", "2024-13-01"], "--date-from"),
-        (["ask", "潼南", "--date-from", "2024-02-01", "--date-to", "2023-01-01"], "after date_to"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_before_loading_anything(
