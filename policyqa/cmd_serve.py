@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
         from server.app import create_app
         from server.resources import load_resources
-        from server.workers import APP_FACTORY, default_workers, pin_search_threads, preflight
+        from server.workers import default_workers, pin_search_threads, preflight
 
         embedder = None
         if current_generation(index_settings.index_dir) is None:
@@ -99,21 +99,13 @@ def run(args: argparse.Namespace) -> int:
             return serve(index_settings, server_settings, RaySettings(address=args.ray, **shards))
         workers = args.workers if getattr(args, "workers", None) else default_workers()
         if workers > 1:
-            # Each worker process loads index and model itself; they find the index dir through the environment.
-            # The model a first build loaded here is dropped: this process only supervises.
+            from server.prefork import serve_prefork
+
+            # Each worker compiles its own model; the one a first build loaded here is dropped.
             embedder = None
             preflight(index_settings)
-            os.environ["POLICYQA_INDEX_DIR"] = str(index_settings.index_dir.resolve())
             logger.info("starting %d workers", workers)
-            uvicorn.run(
-                APP_FACTORY,
-                factory=True,
-                workers=workers,
-                host=server_settings.host,
-                port=server_settings.port,
-                log_config=None,
-                access_log=False,
-            )
+            serve_prefork(index_settings, server_settings, workers)
             return 0
         pin_search_threads()
         started = time.perf_counter()

@@ -26,7 +26,7 @@ from server.asgi import ObservedRequests
 from server.docs import add_offline_docs
 from server.hardening import add_inner_guards, add_outer_guards
 from server.reload import LiveResources
-from server.resources import Resources, load_resources, query_nprobe
+from server.resources import Preloaded, Resources, load_resources, query_nprobe
 from server.retrieval import UnknownDistrictError
 from server.schemas import (
     ArticleOut,
@@ -148,9 +148,11 @@ def create_app(
     server_settings: ServerSettings | None = None,
     resources: Resources | None = None,
     live: LiveResources | None = None,
+    preloaded: Preloaded | None = None,
 ) -> FastAPI:
     """The app; `resources` injected (tests, `policyqa serve`) or loaded once in the lifespan from the settings.
-    `live`, when given, serves and reloads in its own way (policyqa_ray's shards)."""
+    `live`, when given, serves and reloads in its own way (policyqa_ray's shards). `preloaded`: what a prefork
+    server loaded before forking this worker (server.prefork)."""
     index_settings = index_settings or IndexSettings()
     server_settings = server_settings or ServerSettings()
 
@@ -158,7 +160,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.resources is None:
             started = time.perf_counter()
-            app.state.resources = load_resources(index_settings, server_settings)
+            app.state.resources = load_resources(index_settings, server_settings, preloaded=preloaded)
             logger.info("loaded index and model in %.1f s", time.perf_counter() - started)
         _warm_up(app.state.resources)
         live = app.state.live = preset or LiveResources(app.state.resources, query_nprobe(index_settings))

@@ -1,25 +1,16 @@
-"""Serving on every core: uvicorn worker processes, each loading the index and the model once.
+"""Worker processes for `policyqa serve --workers N` (forked by server.prefork): how many, and their threads.
 
-uvicorn starts more than one worker only from an import string, so `policyqa serve --workers N` points it at
-`server.workers:worker_app` (a factory) and passes the settings through the environment, which the workers
-inherit. Every request embeds its query on one thread and searches FAISS on one thread: with N workers on N
-cores, more threads per request only make the requests queue behind each other's thread teams.
+Every request embeds its query on one thread and searches FAISS on one thread: with N workers on N cores, more
+threads per request only make the requests queue behind each other's thread teams.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-
     from indexer.settings import IndexSettings
-
-APP_FACTORY = "server.workers:worker_app"
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def default_workers() -> int:
@@ -53,17 +44,3 @@ def preflight(settings: IndexSettings) -> None:
             f"--index-dir {settings.index_dir}`"
         )
     check_encoder(manifest, settings.index_dir, resolve(settings).id)
-
-
-def worker_app() -> FastAPI:
-    """Called by uvicorn in each worker process: settings from the environment, resources loaded in the lifespan
-    (so a worker answers /healthz only once its index and model are loaded)."""
-    from indexer.settings import IndexSettings
-    from server.app import create_app
-    from server.settings import ServerSettings
-
-    # A spawned worker starts with no logging set up: the same one-format stderr log as the parent's.
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=LOG_FORMAT, force=True)
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    pin_search_threads()
-    return create_app(IndexSettings(), ServerSettings())

