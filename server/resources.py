@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from indexer.districts import Gazetteer, make_tokenizer
 from indexer.embedding import Embedder, load_embedder, pin_torch_threads, prepare_embedder
 from indexer.encoders.compat import check_encoder
+from indexer.encoders.machine_load import MachineLoad
 from indexer.encoders.select import PreparedGraph
 from indexer.manifest import check_model
 from indexer.reader import IndexView
@@ -29,6 +30,8 @@ class Resources:
     gazetteer: Gazetteer
     retriever: Retriever
     answerer: Answerer
+    # Requests in flight on the machine: run_search/run_ask count theirs, the query runner reads it.
+    machine_load: MachineLoad | None = None
 
 
 def load_resources(
@@ -42,14 +45,15 @@ def load_resources(
     `preloaded`: what was loaded before this worker process forked (see `preload`)."""
     index = IndexView.open(index_settings.index_dir, nprobe=query_nprobe(index_settings))
     model_settings = index_settings.model_copy(update={"idle_query_threads": server_settings.idle_query_threads})
+    machine_load = MachineLoad()
     if preloaded is not None:
         gazetteer, tokenizer = preloaded.gazetteer, preloaded.tokenizer
-        embedder = embedder or load_embedder(model_settings, preloaded.graph)
+        embedder = embedder or load_embedder(model_settings, preloaded.graph, machine_load)
     else:
         with ThreadPoolExecutor(1) as pool:
             # jieba's dictionary (0.6 s) loads while the runtime compiles the model, which runs without the GIL.
             words = pool.submit(_load_words)
-            embedder = embedder or load_embedder(model_settings)
+            embedder = embedder or load_embedder(model_settings, load=machine_load)
             gazetteer, tokenizer = words.result()
     pin_torch_threads(server_settings.query_threads)
     check_model(
@@ -80,7 +84,7 @@ def load_resources(
             server_settings.llm_timeout_s,
         )
     answerer = Answerer.create(embedder=embedder, gazetteer=gazetteer, llm=llm, model=answer_model)
-    return Resources(index, embedder, gazetteer, retriever, answerer)
+    return Resources(index, embedder, gazetteer, retriever, answerer, machine_load)
 
 
 @dataclass(frozen=True)

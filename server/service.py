@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 from indexer.normalize import fold
@@ -16,6 +17,22 @@ if TYPE_CHECKING:
 
 def run_search(resources: Resources, request: SearchRequest) -> SearchResponse:
     """Raises UnknownDistrictError for a district filter the gazetteer does not know."""
+    with serving(resources):
+        return _search(resources, request)
+
+
+def run_ask(resources: Resources, request: AskRequest) -> AskResponse:
+    """Raises UnknownDistrictError for a district filter the gazetteer does not know."""
+    with serving(resources):
+        return _ask(resources, request)
+
+
+def serving(resources: Resources) -> AbstractContextManager[None]:
+    """Counted as a request in flight, so a lone query may take every core and one among others does not."""
+    return resources.machine_load.serving() if resources.machine_load is not None else nullcontext()
+
+
+def _search(resources: Resources, request: SearchRequest) -> SearchResponse:
     started = time.perf_counter()
     # Matched in folded form (simplified, no invisible characters); echoed as the client wrote it.
     passages = resources.retriever.search(
@@ -25,8 +42,7 @@ def run_search(resources: Resources, request: SearchRequest) -> SearchResponse:
     return search_response(request.query, passages, took_ms, resources.index.generation)
 
 
-def run_ask(resources: Resources, request: AskRequest) -> AskResponse:
-    """Raises UnknownDistrictError for a district filter the gazetteer does not know."""
+def _ask(resources: Resources, request: AskRequest) -> AskResponse:
     started = time.perf_counter()
     asked = fold(request.question)
     retriever = resources.retriever

@@ -1,4 +1,4 @@
-"""A query runs wide only while no other query on the machine is being embedded, and wide equals narrow."""
+"""A query runs wide only while no other request on the machine is being served, and wide equals narrow."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from indexer.embedding import load_embedder
 from indexer.encoders.batching import Batch
+from indexer.encoders.machine_load import MachineLoad
 from indexer.encoders.widening import WideWhenIdleRunner
 from indexer.settings import IndexSettings
 
@@ -44,7 +45,7 @@ def _batch() -> Batch:
 
 
 def _runner(tmp_path: Path, narrow: FakeRunner, wide: FakeRunner) -> WideWhenIdleRunner:
-    runner = WideWhenIdleRunner(narrow, lambda: wide, lock_path=tmp_path / "threads.lock")
+    runner = WideWhenIdleRunner(narrow, lambda: wide, MachineLoad(tmp_path / "requests.lock"))
     assert runner.wait_ready(10)
     return runner
 
@@ -65,12 +66,12 @@ def test_the_wide_model_compiles_only_after_the_delay_and_never_once_stopped(tmp
         return FakeRunner(WIDE)
 
     made = time.monotonic()
-    runner = WideWhenIdleRunner(FakeRunner(NARROW), make_wide, tmp_path / "threads.lock", compile_after_s=0.3)
+    runner = WideWhenIdleRunner(FakeRunner(NARROW), make_wide, compile_after_s=0.3)
     assert runner.run(_batch()).item() == NARROW  # not compiled yet: narrow, without waiting
     assert runner.wait_ready(10) and compiled[0] - made >= 0.3
     assert runner.run(_batch()).item() == WIDE
 
-    never = WideWhenIdleRunner(FakeRunner(NARROW), make_wide, tmp_path / "threads.lock", compile_after_s=30)
+    never = WideWhenIdleRunner(FakeRunner(NARROW), make_wide, compile_after_s=30)
     started = time.monotonic()
     never._stop_compiling()  # what atexit runs
     assert time.monotonic() - started < 5 and len(compiled) == 1 and not never.wait_ready(0)
@@ -97,14 +98,34 @@ def test_a_query_that_finds_another_running_runs_narrow(tmp_path: Path) -> None:
     assert first == [WIDE] and second == [NARROW]
 
 
-def test_a_query_running_in_another_process_keeps_this_one_narrow(tmp_path: Path) -> None:
-    lock = tmp_path / "threads.lock"
-    lock.touch()
+def test_a_request_in_flight_in_this_process_keeps_a_query_narrow(tmp_path: Path) -> None:
+    runner = _runner(tmp_path, FakeRunner(NARROW), FakeRunner(WIDE))
+    inside, leave = threading.Event(), threading.Event()
+
+    def other_request() -> None:
+        with runner.load.serving():
+            inside.set()
+            assert leave.wait(10)
+
+    other = threading.Thread(target=other_request)
+    other.start()
+    assert inside.wait(10)
+    with runner.load.serving():
+        assert runner.run(_batch()).item() == NARROW  # retrieving or answering beside it: the other core is taken
+    leave.set()
+    other.join(10)
+    with runner.load.serving():
+        assert runner.run(_batch()).item() == WIDE
+
+
+def test_a_request_served_by_another_process_keeps_this_one_narrow(tmp_path: Path) -> None:
+    lock = tmp_path / "requests.lock"
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_SH);"
+            "from pathlib import Path; import sys, time; from indexer.encoders.machine_load import MachineLoad;"
+            " serving = MachineLoad(Path(sys.argv[1])).serving(); serving.__enter__();"
             " print('held', flush=True); time.sleep(30)",
             str(lock),
         ],

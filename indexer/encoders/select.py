@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from indexer.embedding import Embedder
     from indexer.encoders.batching import TextBatcher
     from indexer.encoders.compiled import Runner
+    from indexer.encoders.machine_load import MachineLoad
     from indexer.settings import IndexSettings
 
 AUTO_ORDER = ("openvino", "onnx", "torch")
@@ -103,15 +104,21 @@ def prepare_compiled(settings: IndexSettings, choice: EncoderChoice) -> Prepared
     return PreparedGraph(choice, folder, meta, batcher)
 
 
-def load_compiled(settings: IndexSettings, choice: EncoderChoice, prepared: PreparedGraph | None = None) -> Embedder:
-    """Compile the query runner (the passage runner on first use); `prepared` when loaded before a fork."""
+def load_compiled(
+    settings: IndexSettings,
+    choice: EncoderChoice,
+    prepared: PreparedGraph | None = None,
+    load: MachineLoad | None = None,
+) -> Embedder:
+    """Compile the query runner (the passage runner on first use); `prepared` when loaded before a fork; `load`
+    tells the query runner when it may use every core."""
     from indexer.encoders.compiled import CompiledEmbedder
     from indexer.encoders.convert import ensure_converted
 
     if prepared is not None and prepared.choice != choice:
         raise ValueError(f"the graph was prepared for encoder {prepared.choice.id}, not {choice.id}")
     folder = prepared.folder if prepared else ensure_converted(settings.model_cache_dir, _format(choice))
-    make_query_runner, make_passage_runner = _runner_makers(settings, choice, folder)
+    make_query_runner, make_passage_runner = _runner_makers(settings, choice, folder, load)
     if prepared is None:
         # The runtime compiles the graph without the GIL while the tokenizer loads here.
         with ThreadPoolExecutor(1) as pool:
@@ -138,7 +145,7 @@ def load_compiled(settings: IndexSettings, choice: EncoderChoice, prepared: Prep
 
 
 def _runner_makers(
-    settings: IndexSettings, choice: EncoderChoice, folder: Path
+    settings: IndexSettings, choice: EncoderChoice, folder: Path, load: MachineLoad | None
 ) -> tuple[Callable[[], Runner], Callable[[Runner], Runner]]:
     """How to build the query runner, and the passage runner (given the query runner, which ONNX reuses)."""
     from indexer.encoders.convert import ONNX_FP32, ONNX_INT8, OPENVINO_GRAPH, OPENVINO_INT8
@@ -162,6 +169,7 @@ def _runner_makers(
         return WideWhenIdleRunner(
             narrow,
             lambda: OpenVinoRunner(graph, precision, wide_threads, streams=1, quantise_group=group),
+            load,
             compile_after_s=WIDE_COMPILE_AFTER_S,
         )
 
