@@ -36,7 +36,7 @@ def fake_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server.resources, "load_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr(server.resources, "load_embedder", lambda settings, *_args, **_kwargs: FakeEmbedder())
 
 
 @pytest.mark.parametrize(
