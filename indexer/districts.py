@@ -16,6 +16,8 @@ from types import MappingProxyType
 
 import jieba
 
+from indexer.jieba_cache import tokenizer_with_words
+
 # Forms this short are common words or name parts; longer ones are specific enough for substring matching.
 SHORT_FORM_MAX = 2
 # Far above any ordinary word's count (jieba's dictionary totals ~6e7), so names stay one token when adjacent
@@ -161,7 +163,5 @@ class Gazetteer:
 
 def make_tokenizer(gazetteer: Gazetteer) -> jieba.Tokenizer:
     """A new jieba tokenizer that knows every name and alias; jieba's global tokenizer is left untouched."""
-    tokenizer = jieba.Tokenizer()
-    for word in gazetteer.user_dict_words():
-        tokenizer.add_word(word, freq=BLOCKER_FREQ if word in BLOCKERS else NAME_FREQ)
-    return tokenizer
+    words = {word: BLOCKER_FREQ if word in BLOCKERS else NAME_FREQ for word in gazetteer.user_dict_words()}
+    return tokenizer_with_words(words)

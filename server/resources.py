@@ -98,6 +98,8 @@ class Preloaded:
 
 
 def preload(index_settings: IndexSettings) -> Preloaded:
+    import cn2an  # noqa: F401  # the short-answer parser: 0.1-0.2 s of regex compiling, once here, not per worker
+
     with ThreadPoolExecutor(1) as pool:
         words = pool.submit(_load_words)
         graph = prepare_embedder(index_settings)
