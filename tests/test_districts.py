@@ -148,3 +148,36 @@ def test_load_from_path_without_tokenizer(tmp_path: Path) -> None:
 def test_parse_rejects_rows_without_kind() -> None:
     with pytest.raises(ValueError, match="needs a name and a kind"):
         parse_gazetteer("潼南区\n")
+
+
+def _find_by_whole_text_cut(gaz: Gazetteer, text: str) -> tuple[str, ...]:
+    """The reference: short forms checked against one jieba cut of the whole text."""
+    assert gaz.tokenizer is not None
+    starts, offset = set(), 0
+    for token in gaz.tokenizer.cut(text, HMM=False):
+        if len(token) <= districts_module.SHORT_FORM_MAX and token in gaz.lookup:
+            starts.add(offset)
+        offset += len(token)
+    found: list[str] = []
+    pos = 0
+    while match := gaz.pattern.search(text, pos):
+        if len(match.group()) <= districts_module.SHORT_FORM_MAX and match.start() not in starts:
+            pos = match.start() + 1
+            continue
+        pos = match.end()
+        if gaz.lookup[match.group()] not in found:
+            found.append(gaz.lookup[match.group()])
+    return tuple(found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "潼南柠檬，荣昌生猪，江北嘴金融城和巴南的物流园。",
+        "位于江北区北路的企业与南岸、渝北一起发展，万州港2023年吞吐量增长5%。",
+        "永川-江津快速通道；大足石刻（大足区）与綦江农民版画",
+        "the 2024 Tongnan 潼南lemon 节在潼南举办，潼南区柠檬产业年产值达75亿元",
+    ],
+)
+def test_find_cutting_only_the_block_of_a_match_agrees_with_a_whole_text_cut(gaz: Gazetteer, text: str) -> None:
+    assert gaz.find(text) == _find_by_whole_text_cut(gaz, text)
