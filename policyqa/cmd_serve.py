@@ -60,6 +60,29 @@ def _build_first_index(settings: IndexSettings) -> Embedder | None:
     return loaded[0] if loaded else None
 
 
+def _build_first_index_apart(settings: IndexSettings) -> None:
+    """The first build in a process of its own: the supervisor forks the workers later, and the runtime's thread
+    pools that embedding starts must not cross a fork (server/prefork.py)."""
+    import multiprocessing
+
+    build = multiprocessing.get_context("spawn").Process(target=_build_and_exit, args=(settings,), name="first-build")
+    build.start()
+    build.join()
+    if build.exitcode != 0:
+        raise SystemExit(f"policyqa: building the first index failed (exit code {build.exitcode}); see the log above")
+
+
+def _build_and_exit(settings: IndexSettings) -> None:
+    _configure_logging()
+    _build_first_index(settings)
+
+
+def _worker_count(args: argparse.Namespace) -> int:
+    from server.workers import default_workers
+
+    return args.workers if getattr(args, "workers", None) else default_workers()
+
+
 def run(args: argparse.Namespace) -> int:
     # Read by OpenMP when torch loads, so it must be set before the first torch import. OpenMP's default spins
     # waiting threads: with the 2 cores shared (other processes, or concurrent requests each with their own
@@ -79,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
         from server.app import create_app
         from server.resources import load_resources
-        from server.workers import default_workers, pin_search_threads, preflight
+        from server.workers import pin_search_threads, preflight
 
         embedder = None
         if current_generation(index_settings.index_dir) is None:
@@ -90,14 +113,17 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            embedder = _build_first_index(index_settings)
+            if _worker_count(args) > 1 and not getattr(args, "ray", None):
+                _build_first_index_apart(index_settings)
+            else:
+                embedder = _build_first_index(index_settings)
         if getattr(args, "ray", None):
             from policyqa_ray.serving import serve
             from policyqa_ray.settings import RaySettings
 
             shards = {"shards": args.shards} if args.shards else {}
             return serve(index_settings, server_settings, RaySettings(address=args.ray, **shards))
-        workers = args.workers if getattr(args, "workers", None) else default_workers()
+        workers = _worker_count(args)
         if workers > 1:
             from server.prefork import serve_prefork
 

@@ -49,3 +49,20 @@ def test_workers_that_could_not_load_the_index_fail_once_with_the_fix(real_index
     )
     assert result.returncode != 0
     assert "POLICYQA_ENCODER=openvino" in result.stderr and "--rebuild" in result.stderr
+
+
+def test_with_no_index_the_first_build_runs_apart_and_the_workers_then_serve_it(tmp_path: Path) -> None:
+    """The build embeds in a process of its own, so no runtime thread pool exists when the supervisor forks."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for article in sorted((ROOT / "corpus").iterdir())[:2]:
+        (corpus / article.name).write_bytes(article.read_bytes())
+    log = tmp_path / "serve.log"
+    env = {"POLICYQA_CORPUS_DIR": str(corpus)}
+    with serving(tmp_path / "index", log, "--workers", "2", env=env) as served:
+        assert served.health["articles"] == 2 and served.health["chunks"] > 10
+        answered = [post(served.base, "/ask", {"question": "潼南的柠檬种植面积有多少？"}) for _ in range(4)]
+        assert all(a["citations"] for a in answered)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert "building one from" in text and "forking 2 workers" in text
+    assert text.count("Started server process") == 2 and " 500 " not in text
