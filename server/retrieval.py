@@ -20,6 +20,8 @@ from indexer.reader import IndexView, RowMasks, SparseScores
 from indexer.records import Article, Chunk
 from indexer.sparse import SparseTokenizer
 from server.fusion import Fusion, fuse
+from server.near_duplicates import jaccard, shingles
+from server.passage_reads import PassageReads
 from server.question_time import QuestionTime, question_time
 from server.reprint_sources import Reprint, reprints_of
 from server.rerank import Reranker
@@ -85,23 +87,6 @@ class Passage:
     dense: float  # cosine between query and passage, for answer calibration
     sparse: float  # BM25 score
     reprints: tuple[Reprint, ...] = ()  # the same text in other articles
-
-
-def _shingles(text: str) -> set[int]:
-    """The text's character 4-grams (whitespace ignored), hashed to integers in numpy: five times cheaper than
-    slicing strings, which mattered where a query's candidates are mostly reprints of one another."""
-    compact = "".join(text.split())
-    codes = np.frombuffer(compact.encode("utf-32-le"), np.uint32).astype(np.uint64)
-    if len(codes) < 4:
-        return {hash(compact)}
-    prime = np.uint64(1_000_003)
-    keys = ((codes[:-3] * prime + codes[1:-2]) * prime + codes[2:-1]) * prime + codes[3:]
-    return set(keys.tolist())
-
-
-def _jaccard(a: set[int], b: set[int]) -> float:
-    shared = len(a & b)
-    return shared / max(1, len(a) + len(b) - shared)
 
 
 @dataclass(frozen=True)
@@ -209,7 +194,7 @@ class Retriever:
                 tagged |= self.index.rows_in_district(list(fused), district)
             for row in tagged:
                 fused[row] *= self.config.district_boost
-        texts = _ChunkCache(self.index)
+        texts = PassageReads(self.index)
         if found.asked.period is not None or found.asked.recent:
             adjust(fused, found.asked, self.index.row_days(list(fused)), texts.text, self.config.time)
         ranked = sorted(fused, key=lambda r: -fused[r])
@@ -247,10 +232,10 @@ class Retriever:
             )  # fmt: skip
         return passages
 
-    def _dedupe(self, ranked: Sequence[int], limit: int, texts: _ChunkCache) -> list[int]:
+    def _dedupe(self, ranked: Sequence[int], limit: int, texts: PassageReads) -> list[int]:
         kept: list[int] = []
         seen_groups: set[str] = set()
-        shingles: list[set[int]] = []
+        kept_shingles: list[set[int]] = []
         # Batches grow: most searches need only the first, a corpus full of reprints needs more.
         begin, size = 0, 2 * limit
         while begin < len(ranked):
@@ -262,12 +247,12 @@ class Retriever:
                 # One passage per reprint group: found at index time, whatever the passages' boundaries.
                 if groups[row] in seen_groups:
                     continue
-                candidate = _shingles(texts.text(row))
-                if any(_jaccard(candidate, s) >= self.config.duplicate_jaccard for s in shingles):
+                candidate = shingles(texts.text(row))
+                if any(jaccard(candidate, s) >= self.config.duplicate_jaccard for s in kept_shingles):
                     continue
                 kept.append(row)
                 seen_groups.add(groups[row])
-                shingles.append(candidate)
+                kept_shingles.append(candidate)
                 if len(kept) >= limit:
                     return kept
         return kept
@@ -282,43 +267,3 @@ class Retriever:
                 firsts.append(best)
         leading = sorted(firsts, key=ranked.index)
         return leading + [r for r in ranked if r not in leading]
-
-
-class _ChunkCache:
-    """Passage texts (for duplicate checks) and whole chunks (for what is returned), read once per search."""
-
-    def __init__(self, index: IndexView) -> None:
-        self.index = index
-        self.texts: dict[int, str] = {}
-        self.chunks: dict[int, Chunk] = {}
-        self._groups: dict[int, str] = {}
-
-    def groups(self, rows: Sequence[int]) -> dict[int, str]:
-        """Each row's reprint group (indexer.reprints)."""
-        missing = [r for r in rows if r not in self._groups]
-        if missing:
-            self._groups.update(self.index.reprint_groups(missing))
-        return {r: self._groups[r] for r in rows}
-
-    def load(self, rows: Sequence[int]) -> None:
-        missing = [r for r in rows if r not in self.texts and r not in self.chunks]
-        if missing:
-            self.texts.update(self.index.texts(missing))
-
-    def text(self, row: int) -> str:
-        if row in self.chunks:
-            return self.chunks[row].text
-        if row not in self.texts:
-            self.load([row])
-        return self.texts[row]
-
-    def get(self, row: int) -> Chunk:
-        if row not in self.chunks:
-            self.chunks.update(self.index.chunks([row]))
-        return self.chunks[row]
-
-    def get_many(self, rows: Sequence[int]) -> list[Chunk]:
-        missing = [r for r in rows if r not in self.chunks]
-        if missing:
-            self.chunks.update(self.index.chunks(missing))
-        return [self.chunks[r] for r in rows]

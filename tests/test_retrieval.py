@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from server.retrieval import Retriever, _shingles
+from server.near_duplicates import shingles
+from server.retrieval import Retriever
 from tests.samples import SEED_CORPUS, sample_resources
 
 
@@ -71,9 +72,9 @@ def test_the_hard_filter_keeps_only_that_district(retriever: Retriever) -> None:
 def test_near_duplicate_passages_are_collapsed(retriever: Retriever) -> None:
     # 003 prints its 江津 block twice; the query matches both copies equally well.
     passages = retriever.search("江津区土壤富硒 四面山 原始常绿阔叶林", k=10)
-    shingles = [_shingles(p.chunk.text) for p in passages]
-    for i, a in enumerate(shingles):
-        for b in shingles[i + 1 :]:
+    grams = [shingles(p.chunk.text) for p in passages]
+    for i, a in enumerate(grams):
+        for b in grams[i + 1 :]:
             assert len(a & b) / len(a | b) < retriever.config.duplicate_jaccard
 
 
