@@ -53,8 +53,11 @@ class Layout:
 
 
 class ShardGroup:
-    def __init__(self, ray: Any, actors: list[Any], index_dir: Path, timeout_s: float) -> None:
+    def __init__(
+        self, ray: Any, actors: list[Any], index_dir: Path, timeout_s: float, open_timeout_s: float | None = None
+    ) -> None:
         self.ray, self.actors, self.index_dir, self.timeout_s = ray, actors, index_dir, timeout_s
+        self.open_timeout_s = max(timeout_s, open_timeout_s or timeout_s)
         # Articles by global number, read from the shards. A number is never reused for another article, so
         # the cache holds across generations; bounded, it starts over when full.
         self.articles: dict[int, Article] = {}
@@ -81,16 +84,16 @@ class ShardGroup:
             ).remote(str(index_dir), i, settings.shards, nprobe)
             for i in range(settings.shards)
         ]
-        return cls(ray, actors, index_dir, settings.call_timeout_s)
+        return cls(ray, actors, index_dir, settings.call_timeout_s, settings.open_timeout_s)
 
     def submit(self, method: str, *args: Any, shards: Sequence[int] | None = None) -> list[Any]:
         chosen = range(len(self.actors)) if shards is None else shards
         return [getattr(self.actors[s], method).remote(*args) for s in chosen]
 
-    def gather(self, refs: list[Any]) -> list[Any]:
+    def gather(self, refs: list[Any], timeout_s: float | None = None) -> list[Any]:
         exceptions = self.ray.exceptions
         try:
-            return self.ray.get(refs, timeout=self.timeout_s)
+            return self.ray.get(refs, timeout=timeout_s or self.timeout_s)
         except exceptions.RayTaskError as exc:
             raise exc.as_instanceof_cause() from None  # an error inside a shard: the caller's to handle
         except (exceptions.RayError, TimeoutError) as exc:
@@ -104,7 +107,7 @@ class ShardGroup:
     def layout(self, generation: str) -> Layout:
         manifest = Manifest.load(manifest_path(self.index_dir, generation))
         metas = segment_metas(self.index_dir, manifest)
-        infos: list[ShardInfo] = self.call("open", generation)
+        infos: list[ShardInfo] = self.gather(self.submit("open", generation), self.open_timeout_s)
         passages, articles = CorpusStats(0, 0), CorpusStats(0, 0)
         for info in infos:
             passages, articles = passages + info.passages, articles + info.articles

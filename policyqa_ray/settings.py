@@ -23,3 +23,6 @@ class RaySettings(BaseSettings):
     shards: int = 2
     shard_cpus: float = 1.0
     call_timeout_s: float = 5.0
+    # ... but opening a generation waits this long: a new actor must first start (a worker process, seconds on a
+    # busy machine) and then read its segments.
+    open_timeout_s: float = 120.0
