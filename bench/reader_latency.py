@@ -26,25 +26,12 @@ ONE_THREAD_INT8 = {
 
 def truncated_graph(source: Path, layers: int, int8: bool):
     import openvino as ov
-    import torch
-    from transformers import BertModel
 
     from indexer.encoders.compress import compress_weights
+    from indexer.encoders.convert import torch_module
 
-    bert = BertModel.from_pretrained(
-        str(source), dtype=torch.float32, attn_implementation="eager", num_hidden_layers=layers
-    ).eval()
-
-    class LastHidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    ids = torch.tensor([[0, 100, 200, 300, 400, 2], [0, 500, 600, 2, 1, 1]], dtype=torch.long)
-    graph = ov.convert_model(LastHidden().eval(), example_input={"input_ids": ids, "attention_mask": (ids != 1).long()})
+    module, ids, mask = torch_module(source, layers)
+    graph = ov.convert_model(module, example_input={"input_ids": ids, "attention_mask": mask})
     if int8:
         compress_weights(graph)
     return graph

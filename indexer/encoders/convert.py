@@ -93,12 +93,15 @@ def ensure_converted(cache_dir: Path, fmt: Format) -> Path:
     return target
 
 
-def _torch_module(source: Path) -> tuple[Any, Any, Any]:  # torch objects: torch is imported in here only
+def torch_module(source: Path, layers: int | None = None) -> tuple[Any, Any, Any]:  # torch is imported in here only
+    """The model as a traceable module (token states out), and example inputs; `layers`: keep only the first N
+    layers (bench/reader_latency.py times truncated models)."""
     import torch
     from transformers import BertModel
 
+    depth = {} if layers is None else {"num_hidden_layers": layers}
     # Eager attention traces to plain matmuls, which both converters handle for any sequence length.
-    bert = BertModel.from_pretrained(str(source), dtype=torch.float32, attn_implementation="eager").eval()
+    bert = BertModel.from_pretrained(str(source), dtype=torch.float32, attn_implementation="eager", **depth).eval()
 
     class LastHidden(torch.nn.Module):
         """Token states only: pooling and normalisation run in numpy, in fp32, whatever the graph's precision."""
@@ -117,7 +120,7 @@ def _torch_module(source: Path) -> tuple[Any, Any, Any]:  # torch objects: torch
 
 
 def _convert(source: Path, out: Path, fmt: Format) -> None:
-    module, ids, mask = _torch_module(source)
+    module, ids, mask = torch_module(source)
     if fmt == "openvino":
         import openvino as ov
 
