@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -66,3 +67,20 @@ def test_with_no_index_the_first_build_runs_apart_and_the_workers_then_serve_it(
     text = log.read_text(encoding="utf-8", errors="replace")
     assert "building one from" in text and "forking 2 workers" in text
     assert text.count("Started server process") == 2 and " 500 " not in text
+
+
+def test_workers_that_fail_after_the_preflight_stop_the_server_instead_of_restarting(
+    real_index_dir: Path, tmp_path: Path
+) -> None:
+    """A damaged segment passes the manifest check but fails each worker's load: gunicorn exits, no restart loop."""
+    broken = tmp_path / "index"
+    shutil.copytree(real_index_dir, broken)
+    for store in broken.glob("segments/*/store.sqlite"):
+        store.write_bytes(b"")
+    command = [sys.executable, "-m", "policyqa.cli", "serve", "--port", str(free_port()), "--workers", "2"]
+    result = subprocess.run(
+        [*command, "--index-dir", str(broken)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    log = result.stdout + result.stderr
+    assert "no such table" in log and log.count("Booting worker") == 2
