@@ -45,7 +45,9 @@ def load_resources(
     `preloaded`: what was loaded before this worker process forked (see `preload`)."""
     index = IndexView.open(index_settings.index_dir, nprobe=query_nprobe(index_settings))
     model_settings = index_settings.model_copy(update={"idle_query_threads": server_settings.idle_query_threads})
-    machine_load = MachineLoad()
+    # Record locks belong to the process, so two MachineLoads in one would undo each other's: an injected embedder
+    # (tests, evals, the first build's) keeps whatever its query runner was built with, and requests go uncounted.
+    machine_load = MachineLoad() if embedder is None else None
     if preloaded is not None:
         gazetteer, tokenizer = preloaded.gazetteer, preloaded.tokenizer
         embedder = embedder or load_embedder(model_settings, preloaded.graph, machine_load)

@@ -98,12 +98,12 @@ class PreparedGraph:
     batcher: TextBatcher
 
 
-def prepare_compiled(settings: IndexSettings, choice: EncoderChoice) -> PreparedGraph:
-    """The converted folder (converting on first use) and the tokenizer (0.5-1 s for 250k pieces)."""
+def prepare_compiled(settings: IndexSettings, choice: EncoderChoice, folder: Path | None = None) -> PreparedGraph:
+    """The converted folder (converting on first use, unless given) and the tokenizer (0.5-1 s for 250k pieces)."""
     from indexer.encoders.batching import TextBatcher
     from indexer.encoders.convert import META, ensure_converted
 
-    folder = ensure_converted(settings.model_cache_dir, _format(choice))
+    folder = folder or ensure_converted(settings.model_cache_dir, _format(choice))
     meta = json.loads((folder / META).read_text())
     batcher = TextBatcher(folder / "tokenizer.json", meta["max_length"], meta["pad_id"])
     return PreparedGraph(choice, folder, meta, batcher)
@@ -128,7 +128,7 @@ def load_compiled(
         # The runtime compiles the graph without the GIL while the tokenizer loads here.
         with ThreadPoolExecutor(1) as pool:
             compiling = pool.submit(make_query_runner)
-            prepared = prepare_compiled(settings, choice)
+            prepared = prepare_compiled(settings, choice, folder)
             query_runner = compiling.result()
     else:
         query_runner = make_query_runner()
