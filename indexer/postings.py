@@ -137,7 +137,9 @@ class Postings:
 def _mapped(path: Path) -> np.ndarray:
     # np.load refuses to memory-map an empty array file; an empty segment has empty postings.
     array = np.load(path, mmap_mode="r")
-    return np.asarray(array) if array.size == 0 else array
+    # A plain ndarray view of the same mapped pages: slicing an np.memmap builds a memmap object per slice, a
+    # third of the cost of reading one term's postings.
+    return np.asarray(array) if array.size == 0 else array.view(np.ndarray)
 
 
 def merge_postings(parts: Sequence[tuple[Postings, np.ndarray]]) -> Postings:

@@ -109,6 +109,9 @@ class IndexView:
         grouped: dict[int, list[int]] = {}
         if not len(rows):
             return grouped
+        if len(self.bases) == 1:  # one segment (a compacted index): no search needed
+            base = int(self.bases[0])
+            return {0: [int(row) - base for row in rows]}
         positions = np.searchsorted(self.bases, np.asarray(rows, np.int64), side="right") - 1
         for row, position in zip(rows, positions.tolist(), strict=True):
             grouped.setdefault(position, []).append(int(row) - int(self.bases[position]))

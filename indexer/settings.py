@@ -28,6 +28,9 @@ class IndexSettings(BaseSettings):
     # bfloat16 doubles throughput on CPUs with native bf16 (cosine 0.997 to fp32); "auto" picks it only there.
     # int8 applies to the compiled encoders (OpenVINO: int8 weights and activations; ONNX: int8 dynamic).
     embed_dtype: Literal["auto", "float32", "bfloat16", "int8"] = "auto"
+    # OpenVINO int8 only: activations are quantised to int8 per group of this many values at run time (0: kept in
+    # float). Larger groups are faster and a little less exact; indexer/encoders/select.py has the measurements.
+    int8_activation_group: int = 64
     # openvino | onnx | torch | auto (the best available: indexer/encoders/select.py says which and why).
     encoder: Literal["auto", "openvino", "onnx", "torch"] = "auto"
     # Threads per query embedding (the server's POLICYQA_QUERY_THREADS); one leaves the other core to a second

@@ -51,13 +51,16 @@ def term_coverage(profile: QuestionProfile, text: str) -> float:
     if total == 0:
         return 0.0
     lowered = text.lower()
+    text_grams: frozenset[str] | None = None  # built once, and only if some long word is missing
     got = 0.0
     for term, weight in profile.terms:
         if term in lowered:
             got += weight
         elif len(term) >= 3:
+            if text_grams is None:
+                text_grams = _bigrams(lowered)
             grams = _bigrams(term)
-            got += weight * 0.8 * len(grams & _bigrams(lowered)) / len(grams)
+            got += weight * 0.8 * len(grams & text_grams) / len(grams)
     return got / total
 
 

@@ -17,6 +17,19 @@ def shingles(text: str) -> set[int]:
     return set(keys.tolist())
 
 
+def any_similar(candidate: set[int], kept: list[set[int]], threshold: float) -> bool:
+    """Whether `candidate` has Jaccard similarity >= `threshold` with any of `kept`. Two sets whose sizes differ
+    by more than the threshold allows (Jaccard is at most small/large) are not intersected at all."""
+    size = len(candidate)
+    for other in kept:
+        small, large = (size, len(other)) if size <= len(other) else (len(other), size)
+        if small < threshold * large:
+            continue
+        if jaccard(candidate, other) >= threshold:
+            return True
+    return False
+
+
 def jaccard(a: set[int], b: set[int]) -> float:
     shared = len(a & b)
     return shared / max(1, len(a) + len(b) - shared)

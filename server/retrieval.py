@@ -20,7 +20,7 @@ from indexer.reader import IndexView, RowMasks, SparseScores
 from indexer.records import Article, Chunk
 from indexer.sparse import SparseTokenizer
 from server.fusion import Fusion, fuse
-from server.near_duplicates import jaccard, shingles
+from server.near_duplicates import any_similar, shingles
 from server.passage_reads import PassageReads
 from server.question_time import QuestionTime, question_time
 from server.reprint_sources import Reprint, reprints_of
@@ -248,7 +248,7 @@ class Retriever:
                 if groups[row] in seen_groups:
                     continue
                 candidate = shingles(texts.text(row))
-                if any(jaccard(candidate, s) >= self.config.duplicate_jaccard for s in kept_shingles):
+                if any_similar(candidate, kept_shingles, self.config.duplicate_jaccard):
                     continue
                 kept.append(row)
                 seen_groups.add(groups[row])

@@ -67,6 +67,19 @@ def test_batching_sorts_pads_and_restores_the_callers_order() -> None:
 
 
 @pytest.mark.model
+def test_the_int8_activation_group_setting_reaches_the_runtime() -> None:
+    from indexer.embedding import load_embedder
+
+    texts = [PASSAGES[0], PASSAGES[4], *QUERIES[:2]]
+    vectors = {
+        group: load_embedder(IndexSettings(encoder="openvino", int8_activation_group=group)).embed_passages(texts)
+        for group in (0, 64)  # 0: activations kept in float
+    }
+    assert not np.array_equal(vectors[0], vectors[64])
+    assert (vectors[0] * vectors[64]).sum(axis=1).min() > 0.999
+
+
+@pytest.mark.model
 def test_serving_with_a_compiled_encoder_never_imports_torch() -> None:
     load("openvino")  # converts on first use (that needs torch), so the subprocess below only loads
     script = (

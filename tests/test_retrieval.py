@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import random
 from pathlib import Path
 
 import pytest
 
-from server.near_duplicates import shingles
+from server.near_duplicates import any_similar, jaccard, shingles
 from server.retrieval import Retriever
 from tests.samples import SEED_CORPUS, sample_resources
 
@@ -99,3 +100,18 @@ def test_the_duplicated_block_exists_in_the_corpus() -> None:
     # Guards the dedupe test above: it means something only while 003 repeats the block.
     text = next(Path(SEED_CORPUS).glob("003*")).read_text(encoding="utf-8")
     assert text.count("江津区土壤90.2%富硒") == 2
+
+
+def test_the_size_bound_skips_only_pairs_that_cannot_be_near_duplicates() -> None:
+    """any_similar skips intersecting sets whose sizes alone rule the threshold out; it must agree with checking
+    every pair, including sizes right at the bound."""
+    rng = random.Random(7)
+    for _ in range(500):
+        universe = rng.randint(5, 60)
+        kept = [set(rng.sample(range(universe), rng.randint(1, universe))) for _ in range(rng.randint(0, 5))]
+        candidate = set(rng.sample(range(universe), rng.randint(1, universe)))
+        threshold = rng.choice([0.5, 0.7, 0.9, 1.0])
+        expected = any(jaccard(candidate, other) >= threshold for other in kept)
+        assert any_similar(candidate, kept, threshold) == expected
+    # Sizes 7 and 10 at 0.7: the bound allows it, and the sets are in fact 0.7 similar.
+    assert any_similar(set(range(7)), [set(range(10))], 0.7)

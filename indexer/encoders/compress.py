@@ -2,8 +2,8 @@
 uint8 per output row with a scale and zero point, in the decompression pattern OpenVINO's CPU plugin runs natively
 (uint8 -> f16 -> subtract zero point -> multiply scale -> f32), as NNCF's INT8_ASYM writes it. Done here with plain
 numpy so the conversion needs no NNCF. Activations stay in floating point unless the runtime is told to quantise
-them dynamically (DYNAMIC_QUANTIZATION_GROUP_SIZE), which the int8 encoder does in groups of 32
-(select.INT8_ACTIVATION_GROUP).
+them dynamically (DYNAMIC_QUANTIZATION_GROUP_SIZE), which the int8 encoder does in groups of 64
+(IndexSettings.int8_activation_group).
 """
 
 from __future__ import annotations

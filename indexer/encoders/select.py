@@ -1,6 +1,6 @@
 """Choose and load the encoder `POLICYQA_ENCODER` names: openvino, onnx, torch, or auto (the best available).
 
-auto prefers OpenVINO with int8 weights and int8 activations (groups of 32): on the eval tables (README,
+auto prefers OpenVINO with int8 weights and int8 activations (groups of 64): on the eval tables (README,
 "Encoders") its rows stay within 0.006 of torch's on the three tuning sets (two questions of 360), its vectors
 within cosine 0.9998 of fp32, so it shares indexes with the torch, OpenVINO bf16/fp32 and ONNX fp32 encoders; and it
 is the fastest encoder that does. ONNX Runtime's int8 (dynamic, per-channel) is a little faster per query but moves
@@ -33,11 +33,12 @@ AUTO_ORDER = ("openvino", "onnx", "torch")
 # Rows per compiled batch: the indexer hands over 64 passages at a time, and eight batches of 8 keep both streams
 # busy to the end (ncppolicies windows, two streams: 18.3 passages/s at 8, 17.1 at 16, 14.7 at 32).
 COMPILED_BATCH = 8
-# int8 activations are quantised per group of this many values. Measured (one query, corpus_gold questions, quiet):
-# groups of 32 / 64 / 128 took 8.1 / 7.3 / 7.0 ms on one thread and 4.7 / 4.5 / 4.3 ms on two, with minimum cosine
-# to fp32 of 0.99983 / 0.99974 / 0.99954; but a query embedded in a batch (server/query_batching.py) and alone then
-# differ by up to 1 - 0.99995 / 0.99986 / 0.99972, and with 128 passages batched and alone failed the 0.9999 check.
-INT8_ACTIVATION_GROUP = 32
+# int8 activations are quantised per group of IndexSettings.int8_activation_group values (default 64). Measured (one
+# query, corpus_gold questions, quiet): groups of 32 / 64 / 128 took 8.1 / 7.3 / 7.0 ms on one thread and 4.7 / 4.5 /
+# 4.3 ms on two, with minimum cosine to fp32 of 0.99983 / 0.99974 / 0.99954; a query embedded in a batch
+# (server/query_batching.py) and alone differ by up to 1 - 0.99995 / 0.99986 / 0.99972, and with 128 passages batched
+# and alone fail the 0.9999 check. 64 rather than 32 since session 7: 8 clients got 7-10% more requests/s from the
+# server (bench/bench_server.py) with the eval tables as in the README ("Encoders").
 # Long enough for a server's workers to finish starting before they compile their wide runners.
 WIDE_COMPILE_AFTER_S = 2.0
 _MODULES = {"openvino": "openvino", "onnx": "onnxruntime", "torch": "torch"}
@@ -164,7 +165,7 @@ def _runner_makers(
     int8 = choice.precision == "int8"
     graph = folder / (OPENVINO_INT8 if int8 else OPENVINO_GRAPH)
     precision = "bf16" if choice.precision == "bf16" else "f32"
-    group = INT8_ACTIVATION_GROUP if int8 else 0
+    group = settings.int8_activation_group if int8 else 0
     wide_threads = min(settings.idle_query_threads, os.cpu_count() or 1)
 
     def make_query_runner() -> Runner:
