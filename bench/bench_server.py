@@ -332,6 +332,7 @@ def merge_rounds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "rps", "server_took_p50_ms"):
             row[key] = round(statistics.median(r[key] for r in group), 1)
         row["errors"] = sum(r["errors"] for r in group)
+        row["rps_rounds"] = [r["rps"] for r in group]  # the spread says how much the median can be trusted
         merged.append(row)
     return merged
 
