@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 
 from server.question_profile import UNIT_PATTERN, YEAR, QuestionProfile
 
@@ -33,6 +34,13 @@ def _bigrams(text: str) -> frozenset[str]:
     return frozenset(text[i : i + 2] for i in range(len(text) - 1))
 
 
+@lru_cache(maxsize=1024)
+def _term_grams(terms: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float, frozenset[str] | None], ...]:
+    """Each question word with its bigrams where a partial match counts (3 characters or more): the same for every
+    sentence of one question, so built once."""
+    return tuple((term, weight, _bigrams(term) if len(term) >= 3 else None) for term, weight in terms)
+
+
 def with_local_idf(profile: QuestionProfile, texts: Sequence[str]) -> QuestionProfile:
     """Reweight the question's words by how few of the retrieved passages hold them: a word every passage shares
     (柠檬 among 潼南 passages) names the topic, not the fact asked for."""
@@ -53,13 +61,12 @@ def term_coverage(profile: QuestionProfile, text: str) -> float:
     lowered = text.lower()
     text_grams: frozenset[str] | None = None  # built once, and only if some long word is missing
     got = 0.0
-    for term, weight in profile.terms:
+    for term, weight, grams in _term_grams(profile.terms):
         if term in lowered:
             got += weight
-        elif len(term) >= 3:
+        elif grams is not None:
             if text_grams is None:
                 text_grams = _bigrams(lowered)
-            grams = _bigrams(term)
             got += weight * 0.8 * len(grams & text_grams) / len(grams)
     return got / total
 

@@ -71,7 +71,7 @@ def overlap(grams: frozenset[str], text: str, size: int) -> float:
     if not grams:
         return 0.0
     lowered = text.lower()
-    found = {lowered[i : i + size] for i in range(len(lowered) - size + 1)}
+    found = set(lowered) if size == 1 else {lowered[i : i + size] for i in range(len(lowered) - size + 1)}
     return len(grams & found) / len(grams)
 
 
