@@ -26,6 +26,7 @@ from indexer.settings import IndexSettings
 from server.asgi import ObservedRequests
 from server.docs import add_offline_docs
 from server.hardening import add_inner_guards, add_outer_guards
+from server.query_arrivals import Announcing, QueryArrivals
 from server.reload import LiveResources
 from server.resources import Preloaded, Resources, load_resources, query_nprobe
 from server.retrieval import UnknownDistrictError
@@ -187,6 +188,8 @@ def create_app(
     app.state.resources = live.current if live is not None else resources
     app.state.live = None
     app.state.server_settings = server_settings
+    # Innermost, so a request the guards refuse is never announced to the query batcher.
+    app.add_middleware(QueryArrivals, batcher=lambda: _batcher(app))
     add_inner_guards(app, server_settings)
     app.add_middleware(ObservedRequests, observe=_log_request)
     app.state.metrics = add_outer_guards(app, server_settings)
@@ -201,6 +204,13 @@ def create_app(
         # For anything the page links to (it must not reach outside this server: no CDN).
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _batcher(app: FastAPI) -> Announcing | None:
+    resources: Resources | None = getattr(app.state, "resources", None)
+    embedder = resources.embedder if resources is not None else None
+    # Every generation of a server shares its embedder (server.resources.with_index): the first one's will do.
+    return embedder if hasattr(embedder, "announce") else None  # type: ignore[return-value]
 
 
 def _json(model: BaseModel) -> Response:

@@ -68,7 +68,7 @@ def load_resources(
     )
     check_encoder(index.manifest, index_settings.index_dir, getattr(embedder, "encoder", None))
     if server_settings.query_batch > 1:
-        embedder = QueryBatcher(embedder, server_settings.query_batch)
+        embedder = QueryBatcher(embedder, server_settings.query_batch, server_settings.query_batch_window_ms / 1000)
     reranker = None
     if server_settings.reranker:
         from server.rerank import CrossEncoderReranker

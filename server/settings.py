@@ -24,6 +24,9 @@ class ServerSettings(BaseSettings):
     # Up to this many queries that wait for the model together are embedded as one batch (1: never batch). A
     # single query never waits; see server/query_batching.py.
     query_batch: int = 8
+    # ... and a batch about to run waits up to this long for queries already received by this worker but not yet
+    # queued (0: never waits); a lone query never waits. See server/query_batching.py.
+    query_batch_window_ms: float = 5.0
     # How often a running server checks for a newly published index generation (0: only POST /admin/reload).
     reload_interval_s: float = 1.0
 

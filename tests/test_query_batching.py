@@ -106,3 +106,71 @@ def test_batches_of_the_real_model_match_single_queries(real_embedder: Embedder)
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         QueryBatcher(FakeEmbedder(), max_batch=0)
+
+
+def test_a_query_announced_before_a_batch_starts_joins_it() -> None:
+    """The first caller finds another announced request still on its way (parsing, waiting for a thread) and waits
+    for its query instead of running alone."""
+    inner = SlowFakeEmbedder(delay=0.0)
+    batcher = QueryBatcher(inner, max_batch=8, window_s=5.0)
+    announced, results = threading.Event(), {}
+
+    def late_request() -> None:
+        with batcher.announce():
+            announced.set()
+            time.sleep(0.2)  # the request is still on its way when the first query is ready to run
+            results["late"] = batcher.embed_queries(["江津花椒"])[0]
+
+    late = threading.Thread(target=late_request)
+    late.start()
+    announced.wait(5)
+    started = time.perf_counter()
+    with batcher.announce():
+        first = batcher.embed_queries(["潼南柠檬产值"])[0]
+    waited = time.perf_counter() - started
+    late.join(10)
+    assert inner.batches == [["潼南柠檬产值", "江津花椒"]]
+    assert 0.1 < waited < 4.0  # it waited for the other query, not the whole window
+    np.testing.assert_array_equal(first, FakeEmbedder().embed_queries(["潼南柠檬产值"])[0])
+    np.testing.assert_array_equal(results["late"], FakeEmbedder().embed_queries(["江津花椒"])[0])
+
+
+def test_a_lone_announced_query_runs_at_once() -> None:
+    inner = SlowFakeEmbedder(delay=0.0)
+    batcher = QueryBatcher(inner, max_batch=8, window_s=5.0)
+    started = time.perf_counter()
+    with batcher.announce():
+        batcher.embed_queries(["潼南柠檬产值"])
+    assert time.perf_counter() - started < 1.0
+    assert inner.batches == [["潼南柠檬产值"]]
+
+
+def test_a_request_that_never_embeds_delays_a_batch_by_the_window_at_most() -> None:
+    """An announced request that ends without a query (e.g. refused as invalid) holds nobody up for longer than the
+    window, and once it has ended nobody waits for it at all."""
+    inner = SlowFakeEmbedder(delay=0.0)
+    batcher = QueryBatcher(inner, max_batch=8, window_s=0.3)
+    release, announced = threading.Event(), threading.Event()
+
+    def request_without_query() -> None:
+        with batcher.announce():
+            announced.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=request_without_query)
+    holder.start()
+    announced.wait(5)
+    started = time.perf_counter()
+    batcher.embed_queries(["潼南柠檬产值"])
+    assert 0.25 < time.perf_counter() - started < 3.0
+    release.set()
+    holder.join(10)
+    started = time.perf_counter()
+    batcher.embed_queries(["江津花椒"])
+    assert time.perf_counter() - started < 0.25
+    assert inner.batches == [["潼南柠檬产值"], ["江津花椒"]]
+
+
+def test_window_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="window_s"):
+        QueryBatcher(SlowFakeEmbedder(), window_s=-1.0)
