@@ -26,7 +26,8 @@ from indexer.settings import IndexSettings
 from server.asgi import ObservedRequests
 from server.docs import add_offline_docs
 from server.hardening import add_inner_guards, add_outer_guards
-from server.query_arrivals import Announcing, QueryArrivals
+from server.query_arrivals import QueryArrivals
+from server.query_batching import QueryBatcher
 from server.reload import LiveResources
 from server.resources import Preloaded, Resources, load_resources, query_nprobe
 from server.retrieval import UnknownDistrictError
@@ -206,11 +207,11 @@ def create_app(
     return app
 
 
-def _batcher(app: FastAPI) -> Announcing | None:
+def _batcher(app: FastAPI) -> QueryBatcher | None:
     resources: Resources | None = getattr(app.state, "resources", None)
     embedder = resources.embedder if resources is not None else None
     # Every generation of a server shares its embedder (server.resources.with_index): the first one's will do.
-    return embedder if hasattr(embedder, "announce") else None  # type: ignore[return-value]
+    return embedder if isinstance(embedder, QueryBatcher) else None
 
 
 def _json(model: BaseModel) -> Response:
