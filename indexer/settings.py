@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.chunking import ChunkerSettings
@@ -30,7 +31,7 @@ class IndexSettings(BaseSettings):
     embed_dtype: Literal["auto", "float32", "bfloat16", "int8"] = "auto"
     # OpenVINO int8 only: activations are quantised to int8 per group of this many values at run time (0: kept in
     # float). Larger groups are faster and a little less exact; indexer/encoders/select.py has the measurements.
-    int8_activation_group: int = 64
+    int8_activation_group: int = Field(64, ge=0)
     # openvino | onnx | torch | auto (the best available: indexer/encoders/select.py says which and why).
     encoder: Literal["auto", "openvino", "onnx", "torch"] = "auto"
     # Threads per query embedding (the server's POLICYQA_QUERY_THREADS); one leaves the other core to a second

@@ -34,11 +34,11 @@ def _bigrams(text: str) -> frozenset[str]:
     return frozenset(text[i : i + 2] for i in range(len(text) - 1))
 
 
-@lru_cache(maxsize=1024)
-def _term_grams(terms: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float, frozenset[str] | None], ...]:
-    """Each question word with its bigrams where a partial match counts (3 characters or more): the same for every
-    sentence of one question, so built once."""
-    return tuple((term, weight, _bigrams(term) if len(term) >= 3 else None) for term, weight in terms)
+@lru_cache(maxsize=4096)
+def _word_bigrams(word: str) -> frozenset[str] | None:
+    """A question word's bigrams where a partial match counts (3 characters or more); the same for every sentence a
+    question is compared with, so built once."""
+    return _bigrams(word) if len(word) >= 3 else None
 
 
 def with_local_idf(profile: QuestionProfile, texts: Sequence[str]) -> QuestionProfile:
@@ -61,10 +61,10 @@ def term_coverage(profile: QuestionProfile, text: str) -> float:
     lowered = text.lower()
     text_grams: frozenset[str] | None = None  # built once, and only if some long word is missing
     got = 0.0
-    for term, weight, grams in _term_grams(profile.terms):
+    for term, weight in profile.terms:
         if term in lowered:
             got += weight
-        elif grams is not None:
+        elif (grams := _word_bigrams(term)) is not None:
             if text_grams is None:
                 text_grams = _bigrams(lowered)
             got += weight * 0.8 * len(grams & text_grams) / len(grams)

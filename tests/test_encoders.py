@@ -133,3 +133,10 @@ def test_int8_weights_round_trip_within_half_a_step_per_row() -> None:
     restored = (quantised.astype(np.float32) - zero) * scale.astype(np.float32)
     step = scale.astype(np.float32)
     assert np.all(np.abs(restored - weight) <= step * 0.51 + 1e-3 * step)
+
+
+def test_a_negative_int8_activation_group_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="int8_activation_group"):
+        IndexSettings(int8_activation_group=-1)
